@@ -1,0 +1,46 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both bootstrap .venv and
+# the database when needed; a second run skips what is already there.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DO_NOT_TRACK := 1
+export DAGSTER_DISABLE_TELEMETRY := 1
+export GX_ANALYTICS_ENABLED := false
+export PYTHONHASHSEED := 0
+
+.PHONY: help venv db demo test test-py dbt-build lint bench bench-load clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)  ## create .venv with the project installed
+
+db: venv  ## install/start PostgreSQL 17 + TimescaleDB + pgvector + PL/Python, migrate, grant
+	$(BIN)/warehouse db up
+
+demo: db  ## simulate a market, load it (and the real samples), build, summarise
+	$(BIN)/warehouse demo
+
+test: db  ## the test suite: pytest against the running warehouse + dbt build of staging
+	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/warehouse dbt build --select staging
+
+lint: venv  ## ruff + sqlfluff
+	$(BIN)/ruff check .
+	$(BIN)/sqlfluff lint models macros --dialect postgres
+
+bench: bench-load  ## all benchmarks (not part of make test)
+
+bench-load: db  ## load the reference day and compare with plain COPY
+	$(BIN)/python -m bench.bench_load
+
+clean:  ## remove the venv and scratch data (the database is kept: `warehouse db down` stops it)
+	rm -rf $(VENV) var target logs

@@ -1,0 +1,46 @@
+"""Test session setup: an isolated database on the project's real cluster.
+
+Tests run against the real PostgreSQL/TimescaleDB cluster (``make test`` provisions it), in
+a database of their own (``WAREHOUSE_TEST_DB``, default ``warehouse_test``) recreated from
+the migrations at the start of every session, so the demo's data is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["WAREHOUSE_DB"] = os.environ.get("WAREHOUSE_TEST_DB", "warehouse_test")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+from pathlib import Path  # noqa: E402
+
+import psycopg  # noqa: E402
+import pytest  # noqa: E402
+
+from warehouse.config import settings  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def warehouse_db() -> str:
+    """A freshly migrated, empty test database; returns its name."""
+    from warehouse.db.runtime import recreate_database
+
+    name = settings().database
+    recreate_database(name)
+    return name
+
+
+@pytest.fixture
+def conn(warehouse_db: str):
+    """A pipeline-role connection to the test database."""
+    with psycopg.connect(settings().dsn("pipeline")) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def real_data_dir() -> Path:
+    """The real samples folder; tests needing it skip (saying so) where it is absent."""
+    path = settings().real_data_dir
+    if not path.is_dir():
+        pytest.skip(f"real samples folder {path} is absent (set WAREHOUSE_REAL_DATA_DIR)")
+    return path

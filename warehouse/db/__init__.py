@@ -1,0 +1,1 @@
+"""Database runtime: provisioning, connections, migrations and grants."""

@@ -1,0 +1,335 @@
+"""The load engine: parse -> validate -> COPY, one transaction per file, nothing lost.
+
+For each file:
+1. hash it; a (source, sha256) already in ``raw.file_manifest`` is skipped (reported);
+2. parse it into canonical batches (a structural failure is a ``LoadError`` naming the file);
+3. in ONE transaction: validate every batch, COPY good rows into their table, COPY bad rows
+   into ``raw.quarantine`` with line and reason, register new option contracts, write the
+   manifest and the report row (read = loaded + duplicate + quarantined);
+4. on any error the transaction rolls back (no half-loaded file) and a ``failed`` report
+   row records the error.
+
+Append tables take a fast path (plain COPY into the hypertable) when a probe shows no
+loaded rows overlap the batch's time range and keys; otherwise rows go through a staging
+table and ``INSERT ... ON CONFLICT DO NOTHING`` and existing keys count as duplicates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psycopg
+from psycopg import sql
+from tqdm import tqdm
+
+from warehouse.db.connect import connect
+from warehouse.loaders import copyio
+from warehouse.loaders.base import SOURCES, Batch, LoadError, Reject, Source
+from warehouse.loaders.fileio import sha256_file
+from warehouse.loaders.tables import TABLES, TableSpec
+from warehouse.loaders.validate import validate
+
+PROGRESS_MIN_BYTES = 8 << 20  # show a byte-level progress bar for files above 8 MiB
+
+
+@dataclass
+class LoadReport:
+    source: str
+    file_path: str
+    status: str = "loaded"
+    load_id: int | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_duplicate: int = 0
+    rows_quarantined: int = 0
+    quarantined_by_reason: Counter = field(default_factory=Counter)
+    rows_by_table: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+    error: str | None = None
+
+
+def get_source(name: str) -> Source:
+    from warehouse.loaders.sources import load_all
+
+    load_all()
+    if name not in SOURCES:
+        raise LoadError(f"unknown source {name!r}; known: {', '.join(sorted(SOURCES))}")
+    return SOURCES[name]
+
+
+def source_files(source: Source, path: Path) -> list[Path]:
+    if not path.exists():
+        raise LoadError(f"{path}: no such file or folder")
+    files = source.files(path) if hasattr(source, "files") else [path]
+    if not files:
+        raise LoadError(f"{path}: no files of source {source.name!r} found")
+    return files
+
+
+def load_path(source_name: str, path: Path, *, progress: bool = True,
+              conn: psycopg.Connection | None = None) -> list[LoadReport]:
+    """Load a file or folder of one source. Failed files are reported, not raised.
+
+    Returns one report per file. A folder is expanded by the source into its files.
+    """
+    source = get_source(source_name)
+    files = source_files(source, path)
+    own = conn is None
+    conn = conn or connect("pipeline")
+    try:
+        reports = []
+        bar = tqdm(files, desc=f"load {source_name}", unit="file", disable=not progress or len(files) < 2,
+                   leave=False)
+        for f in bar:
+            reports.append(load_file(conn, source, f, progress=progress))
+        return reports
+    finally:
+        if own:
+            conn.close()
+
+
+def load_file(conn: psycopg.Connection, source: Source, path: Path, *, progress: bool = True) -> LoadReport:
+    t0 = time.perf_counter()
+    started = datetime.now(UTC)
+    report = LoadReport(source=source.name, file_path=str(path))
+    sha = sha256_file(path)
+    nbytes = path.stat().st_size
+    row = conn.execute(
+        "SELECT load_id FROM raw.file_manifest WHERE source = %s AND file_sha256 = %s",
+        (source.name, sha),
+    ).fetchone()
+    conn.commit()
+    if row is not None:
+        report.status = "skipped_already_loaded"
+        report.seconds = time.perf_counter() - t0
+        _write_report(conn, report, sha, nbytes, started)
+        return report
+    try:
+        batches = list(source.parse(path))
+        with conn.transaction():
+            report.load_id = _write_report(conn, report, sha, nbytes, started, commit=False)
+            known = _known_symbols(conn)
+            bar = tqdm(total=sum(_estimate_bytes(b) for b in batches), unit="B", unit_scale=True,
+                       desc=path.name, leave=False,
+                       disable=not progress or nbytes < PROGRESS_MIN_BYTES)
+            with bar:
+                for batch in batches:
+                    _load_batch(conn, source, path, batch, report, known, bar)
+                    if batch.table == "ref.instruments":
+                        known = _known_symbols(conn)
+            conn.execute(
+                "INSERT INTO raw.file_manifest (source, file_sha256, load_id, file_path) "
+                "VALUES (%s, %s, %s, %s)",
+                (source.name, sha, report.load_id, str(path)),
+            )
+            report.seconds = time.perf_counter() - t0
+            _update_report(conn, report)
+    except Exception as exc:  # any failure: roll back the whole file, record why
+        conn.rollback()
+        report.status = "failed"
+        report.error = str(exc) if isinstance(exc, LoadError) else f"{path}: {type(exc).__name__}: {exc}"
+        report.load_id = None
+        report.rows_loaded = report.rows_duplicate = report.rows_quarantined = 0
+        report.quarantined_by_reason.clear()
+        report.rows_by_table.clear()
+        report.seconds = time.perf_counter() - t0
+        _write_report(conn, report, sha, nbytes, started)
+    return report
+
+
+def _estimate_bytes(batch: Batch) -> int:
+    return int(len(batch.frame) * max(1, len(batch.frame.columns)) * 10)
+
+
+def _known_symbols(conn: psycopg.Connection) -> frozenset[str]:
+    return frozenset(r[0] for r in conn.execute("SELECT symbol FROM ref.instruments"))
+
+
+def _load_batch(conn, source: Source, path: Path, batch: Batch, report: LoadReport,
+                known: frozenset[str], bar) -> None:
+    if batch.table not in TABLES:
+        raise LoadError(f"{path}: parser produced rows for unregistered table {batch.table!r}")
+    spec = TABLES[batch.table]
+    frame = batch.frame.reset_index(drop=True)
+    if "_line" not in frame:
+        frame["_line"] = np.arange(1, len(frame) + 1)
+    batch.frame = frame
+    if batch.bad is not None:
+        batch.bad = batch.bad.reset_index(drop=True)
+    if "seq" in spec.column_names and "seq" not in frame and len(frame):
+        frame["seq"] = frame.groupby(["symbol", spec.time_col], sort=False).cumcount().to_numpy()
+
+    checked = validate(batch, spec, known if spec.name.startswith("raw.") else None)
+    n_read = len(frame) + len(batch.rejects)
+    report.rows_read += n_read
+
+    quarantine: list[tuple[int | None, str, list[str], str]] = [
+        (r.line_no, r.reason, [r.reason], r.raw_record) for r in batch.rejects
+    ]
+    if len(checked.bad_rows):
+        raws = batch.raw_records(checked.bad_rows)
+        lines = frame["_line"].to_numpy()[checked.bad_rows]
+        quarantine += [
+            (int(line), reasons[0], reasons, raw)
+            for line, reasons, raw in zip(lines, checked.bad_reasons, raws, strict=True)
+        ]
+    _write_quarantine(conn, report, source, path, spec, quarantine)
+
+    good = checked.good
+    types = copyio.column_types(conn, spec.name)
+    if "load_id" in types:
+        good = good.assign(load_id=report.load_id)
+    columns = [c for c in types if c in good.columns]
+    table = copyio.to_arrow(good, columns, types)
+    if spec.mode == "upsert":
+        loaded = _upsert(conn, spec, table, types, bar)
+        duplicate = 0
+    else:
+        loaded, duplicate = _append(conn, spec, good, table, types, bar)
+    report.rows_loaded += loaded
+    report.rows_duplicate += duplicate
+    report.rows_by_table[spec.name] += loaded
+    if spec.name == "raw.option_quotes" and loaded:
+        _register_contracts(conn, good)
+
+
+def _write_quarantine(conn, report: LoadReport, source: Source, path: Path, spec: TableSpec,
+                      rows: list[tuple[int | None, str, list[str], str]]) -> None:
+    if not rows:
+        return
+    frame = pd.DataFrame(rows, columns=["line_no", "reason", "reasons", "raw_record"])
+    frame["load_id"] = report.load_id
+    frame["source"] = source.name
+    frame["target_table"] = spec.name
+    frame["source_file"] = str(path)
+    frame["raw_record"] = frame["raw_record"].fillna("")
+    copyio.copy_frame(conn, "raw.quarantine", frame)
+    report.rows_quarantined += len(rows)
+    report.quarantined_by_reason.update(frame["reason"].tolist())
+
+
+def _append(conn, spec: TableSpec, good: pd.DataFrame, table, types, bar) -> tuple[int, int]:
+    if table.num_rows == 0:
+        return 0, 0
+    target = copyio.qualified(spec.name)
+    overlap = True
+    if spec.time_col and spec.probe_col:
+        ts = pd.to_datetime(good[spec.time_col], utc=True)
+        probe = sql.SQL(
+            "SELECT EXISTS (SELECT 1 FROM {} WHERE {} BETWEEN %s AND %s AND {} = ANY(%s))"
+        ).format(target, sql.Identifier(spec.time_col), sql.Identifier(spec.probe_col))
+        keys = good[spec.probe_col].dropna().unique().tolist()
+        overlap = conn.execute(probe, (ts.min().to_pydatetime(), ts.max().to_pydatetime(), keys)).fetchone()[0]
+    with conn.cursor() as cur:
+        if not overlap:
+            return copyio.copy_arrow(cur, target, table, types, bar), 0
+        stage = sql.Identifier("_stage_" + spec.name.replace(".", "_"))
+        cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(stage, target))
+        copyio.copy_arrow(cur, stage, table, types, bar)
+        cols = sql.SQL(", ").join(sql.Identifier(c) for c in table.column_names)
+        cur.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(
+            target, cols, cols, stage))
+        inserted = cur.rowcount
+        cur.execute(sql.SQL("DROP TABLE {}").format(stage))
+    return inserted, table.num_rows - inserted
+
+
+def _upsert(conn, spec: TableSpec, table, types, bar) -> int:
+    if table.num_rows == 0:
+        return 0
+    target = copyio.qualified(spec.name)
+    stage = sql.Identifier("_stage_" + spec.name.replace(".", "_"))
+    cols = table.column_names
+    updates = [c for c in cols if c not in spec.key]
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(stage, target))
+        copyio.copy_arrow(cur, stage, table, types, bar)
+        action = (
+            sql.SQL("DO UPDATE SET ") + sql.SQL(", ").join(
+                sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c)) for c in updates
+            )
+            if updates else sql.SQL("DO NOTHING")
+        )
+        collist = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
+        cur.execute(
+            sql.SQL("INSERT INTO {t} ({c}) SELECT {c} FROM {s} ON CONFLICT ({k}) ").format(
+                t=target, c=collist, s=stage, k=sql.SQL(", ").join(sql.Identifier(k) for k in spec.key)
+            ) + action
+        )
+        cur.execute(sql.SQL("DROP TABLE {}").format(stage))
+    return table.num_rows
+
+
+def _register_contracts(conn, good: pd.DataFrame) -> None:
+    """Add the batch's new OCC contracts to ref.option_contracts (root, style, settlement)."""
+    from warehouse.loaders.occ import parse_occ
+
+    first = (good.groupby("contract_symbol", sort=False)
+             .agg(underlying=("underlying", "first"), first_seen=("quote_ts", "min"))
+             .reset_index())
+    parsed = parse_occ(first["contract_symbol"])
+    first["root"] = parsed["root"].to_numpy()
+    first["expiration"] = parsed["expiration"].to_numpy()
+    first["option_right"] = parsed["option_right"].to_numpy()
+    first["strike"] = parsed["strike"].to_numpy()
+    with conn.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE _new_contracts (contract_symbol text, root text, "
+                    "underlying text, expiration date, option_right text, strike float8, "
+                    "first_seen timestamptz) ON COMMIT DROP")
+        types = {"contract_symbol": "text", "root": "text", "underlying": "text",
+                 "expiration": "date", "option_right": "text", "strike": "double precision",
+                 "first_seen": "timestamp with time zone"}
+        copyio.copy_arrow(cur, sql.Identifier("_new_contracts"),
+                          copyio.to_arrow(first, list(types), types), types)
+        # Settlement: standard index options whose root is the index itself (SPX, VIX, NDX,
+        # RUT monthlies) settle AM on the expiry morning; weeklies (SPXW...) and equity
+        # options settle PM. Exercise style and multiplier come from ref.instruments.
+        cur.execute(
+            """INSERT INTO ref.option_contracts
+                   (contract_symbol, root, underlying, expiration, option_right, strike,
+                    multiplier, exercise_style, settlement, first_seen)
+               SELECT n.contract_symbol, n.root, n.underlying, n.expiration, n.option_right,
+                      n.strike, i.option_multiplier, i.option_exercise_style,
+                      CASE WHEN i.asset_class = 'index' AND n.root = i.symbol THEN 'AM'
+                           ELSE 'PM' END,
+                      n.first_seen
+                 FROM _new_contracts n JOIN ref.instruments i ON i.symbol = n.underlying
+               ON CONFLICT (contract_symbol) DO NOTHING"""
+        )
+        cur.execute("DROP TABLE _new_contracts")
+
+
+def _write_report(conn, report: LoadReport, sha: str, nbytes: int, started: datetime,
+                  commit: bool = True) -> int:
+    load_id = conn.execute(
+        """INSERT INTO raw.load_reports
+               (source, file_path, file_sha256, file_bytes, status, started_at, error)
+           VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING load_id""",
+        (report.source, report.file_path, sha, nbytes, report.status, started, report.error),
+    ).fetchone()[0]
+    if commit:
+        conn.commit()
+    return load_id
+
+
+def _update_report(conn, report: LoadReport) -> None:
+    from psycopg.types.json import Jsonb
+
+    conn.execute(
+        """UPDATE raw.load_reports
+              SET rows_read = %s, rows_loaded = %s, rows_duplicate = %s, rows_quarantined = %s,
+                  quarantined_by_reason = %s, rows_by_table = %s, finished_at = now()
+            WHERE load_id = %s""",
+        (report.rows_read, report.rows_loaded, report.rows_duplicate, report.rows_quarantined,
+         Jsonb(dict(report.quarantined_by_reason)), Jsonb(dict(report.rows_by_table)),
+         report.load_id),
+    )
+
+
+__all__ = ["LoadReport", "Reject", "load_file", "load_path"]
