@@ -23,8 +23,8 @@ def refresh_trading_calendar(conn: psycopg.Connection, start: date = CALENDAR_ST
     sched = sessions_between(pd.Timestamp(start), pd.Timestamp(end))
     frame = pd.DataFrame({
         "session_date": sched.index.date,
-        "market_open": sched["open"].to_numpy(),
-        "market_close": sched["close"].to_numpy(),
+        "market_open": sched["open"].array,
+        "market_close": sched["close"].array,
     })
     length = (sched["close"] - sched["open"]).to_numpy()
     frame["is_half_day"] = length < pd.Timedelta(hours=6, minutes=30).to_timedelta64()

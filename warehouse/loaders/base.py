@@ -19,13 +19,13 @@ REASONS: tuple[str, ...] = (
     "malformed_number",        # a numeric field that does not parse
     "malformed_timestamp",     # a date/time field that does not parse
     "missing_required",        # a NOT NULL field is empty
+    "nonpositive_strike",      # strike <= 0
     "bad_occ_symbol",          # option symbol that is not valid OCC/OSI
     "occ_field_mismatch",      # OCC symbol disagrees with the row's expiry/strike/right
     "unknown_underlying",      # underlying/symbol not in ref.instruments
     "negative_price",          # bid, ask, last or trade price < 0
     "crossed_quote",           # ask < bid
     "zero_ask",                # ask == 0 (no offer: not a market)
-    "nonpositive_strike",      # strike <= 0
     "iv_out_of_range",         # vendor IV outside (0, 5)
     "delta_out_of_range",      # |vendor delta| > 1
     "negative_gamma",          # vendor gamma < 0
@@ -78,7 +78,12 @@ class LoadError(RuntimeError):
 
 
 class Source(Protocol):
-    """A loader for one file format."""
+    """A loader for one file format.
+
+    Optional methods: ``files(path) -> list[Path]`` expands a folder into the files to load,
+    in order; ``identity(path) -> str`` names what a file means beyond its bytes when the
+    format keeps data in the path (the manifest keys on content hash + identity).
+    """
 
     name: str
     description: str

@@ -36,8 +36,9 @@ def local_days(ts: pd.Series) -> np.ndarray:
 def session_bounds(days: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """UTC [start, end] (int64 ns) of the session of each day; NaT-equivalent where no session.
 
-    ``kind``: ``regular`` (open..close), ``options`` (open..close + 15 min, the index options
-    close), ``extended`` (04:00..20:00 New York on a trading day).
+    ``kind``: ``regular`` (open..close); ``options`` (open..close + 60 min: index options
+    trade to close + 15 min and Cboe's curb session runs to 17:00 New York); ``extended``
+    (04:00..20:01 New York on a trading day: pre/post market, with the 20:00 bar's end).
     """
     uniq, inv = np.unique(days, return_inverse=True)
     start = np.full(len(uniq), np.iinfo(np.int64).max, dtype=np.int64)
@@ -50,11 +51,11 @@ def session_bounds(days: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]
                 continue
             if kind == "extended":
                 s = pd.Timestamp(day.date(), tz=NY) + pd.Timedelta(hours=4)
-                e = pd.Timestamp(day.date(), tz=NY) + pd.Timedelta(hours=20)
+                e = pd.Timestamp(day.date(), tz=NY) + pd.Timedelta(hours=20, minutes=1)
             else:
                 s, e = sched.at[day, "open"], sched.at[day, "close"]
                 if kind == "options":
-                    e = e + pd.Timedelta(minutes=15)
+                    e = e + pd.Timedelta(minutes=60)
             start[i], end[i] = s.value, e.value
     return start[inv], end[inv]
 

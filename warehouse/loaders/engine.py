@@ -99,10 +99,12 @@ def load_file(conn: psycopg.Connection, source: Source, path: Path, *, progress:
     started = datetime.now(UTC)
     report = LoadReport(source=source.name, file_path=str(path))
     sha = sha256_file(path)
+    identity = source.identity(path) if hasattr(source, "identity") else ""
     nbytes = path.stat().st_size
     row = conn.execute(
-        "SELECT load_id FROM raw.file_manifest WHERE source = %s AND file_sha256 = %s",
-        (source.name, sha),
+        "SELECT load_id FROM raw.file_manifest "
+        "WHERE source = %s AND file_sha256 = %s AND file_identity = %s",
+        (source.name, sha, identity),
     ).fetchone()
     conn.commit()
     if row is not None:
@@ -124,9 +126,10 @@ def load_file(conn: psycopg.Connection, source: Source, path: Path, *, progress:
                     if batch.table == "ref.instruments":
                         known = _known_symbols(conn)
             conn.execute(
-                "INSERT INTO raw.file_manifest (source, file_sha256, load_id, file_path) "
-                "VALUES (%s, %s, %s, %s)",
-                (source.name, sha, report.load_id, str(path)),
+                "INSERT INTO raw.file_manifest "
+                "(source, file_sha256, file_identity, load_id, file_path) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                (source.name, sha, identity, report.load_id, str(path)),
             )
             report.seconds = time.perf_counter() - t0
             _update_report(conn, report)

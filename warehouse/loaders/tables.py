@@ -100,6 +100,8 @@ INSTRUMENTS = register(TableSpec(
              ("currency", "text"), ("sector", "text"), ("option_multiplier", "int"),
              ("option_exercise_style", "text"), ("source", "text")),
     key=("symbol",), required=("symbol", "source"), mode="upsert",
+    extra={"domains": {"asset_class": ("equity", "etf", "etn", "index", "future"),
+                       "option_exercise_style": ("A", "E")}},
 ))
 
 RATES = register(TableSpec(
@@ -122,5 +124,5 @@ EARNINGS = register(TableSpec(
     columns=(("symbol", "text"), ("event_date", "date"), ("timing", "text"),
              ("is_confirmed", "bool"), ("source", "text")),
     key=("symbol", "event_date", "source"), required=("symbol", "event_date", "source"),
-    mode="upsert",
+    mode="upsert", extra={"domains": {"timing": ("BMO", "AMC", "UNK")}},
 ))

@@ -24,15 +24,18 @@ COMMENT ON TABLE raw.load_reports IS
     'One row per load attempt: read = loaded + duplicate (already in the warehouse) + quarantined.';
 
 CREATE TABLE raw.file_manifest (
-    source       text        NOT NULL,
-    file_sha256  text        NOT NULL,
-    load_id      bigint      NOT NULL REFERENCES raw.load_reports (load_id),
-    file_path    text        NOT NULL,
-    loaded_at    timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (source, file_sha256)
+    source         text        NOT NULL,
+    file_sha256    text        NOT NULL,
+    file_identity  text        NOT NULL DEFAULT '',
+    load_id        bigint      NOT NULL REFERENCES raw.load_reports (load_id),
+    file_path      text        NOT NULL,
+    loaded_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (source, file_sha256, file_identity)
 );
 COMMENT ON TABLE raw.file_manifest IS
-    'Files loaded successfully, by content hash: loading the same bytes again is a no-op.';
+    'Files loaded successfully, by content hash: loading the same bytes again is a no-op. '
+    'file_identity is what a file means beyond its bytes, for formats whose path carries data '
+    '(a Lean file''s symbol and date live in its path): empty for self-describing formats.';
 
 CREATE TABLE raw.quarantine (
     quarantine_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -1,0 +1,52 @@
+{#
+    make_hypertable(time_column, chunk_interval, relation=this)
+
+    Post-hook for table and incremental models: turns the model's relation into a TimescaleDB
+    hypertable partitioned on `time_column`. Usage:
+
+        {{ config(materialized='incremental',
+                  post_hook="{{ make_hypertable('quote_date', '30 days') }}") }}
+
+    Keep the hook in a quoted string so that it is rendered at run time, when `this` is the
+    model's final relation.
+
+    - Idempotent: when the relation is already a hypertable nothing is called at all (the
+      `where not exists` guard), so incremental runs do not even raise the if_not_exists notice.
+    - A full rebuild (table materialization, or incremental --full-refresh) creates a plain
+      table; the hook converts it again, moving its rows into chunks (migrate_data => true).
+    - `chunk_interval` is an interval literal ('1 day', '30 days') for date/timestamp columns,
+      or a number for integer time columns.
+    - create_hypertable sets NOT NULL on the time column; a null time value fails the build.
+    - Constraint: any unique index added to the model must include the time column.
+#}
+{% macro make_hypertable(time_column, chunk_interval='7 days', relation=none) -%}
+    {%- set rel = relation if relation is not none else this -%}
+    {#- config is only complete at run time; at parse time hooks render with a partial one -#}
+    {%- set materialized = none -%}
+    {%- if execute and relation is none -%}
+        {%- set materialized = config.get('materialized') -%}
+    {%- endif -%}
+    {%- if materialized and materialized not in ('table', 'incremental') -%}
+        {{ exceptions.raise_compiler_error(
+            "make_hypertable: model " ~ rel ~ " is materialized as '" ~ materialized
+            ~ "'; only table and incremental models can become hypertables") }}
+    {%- endif -%}
+    {%- if chunk_interval is number -%}
+        {%- set interval_sql = chunk_interval | string -%}
+    {%- else -%}
+        {%- set interval_sql = "interval '" ~ chunk_interval ~ "'" -%}
+    {%- endif -%}
+    select public.create_hypertable(
+        '{{ rel }}'::regclass,
+        public.by_range('{{ time_column }}', {{ interval_sql }}),
+        if_not_exists => true,
+        migrate_data => true
+    )
+    where not exists (
+        select 1
+        from timescaledb_information.hypertables
+        where
+            hypertable_schema = '{{ rel.schema }}'
+            and hypertable_name = '{{ rel.identifier }}'
+    )
+{%- endmacro %}

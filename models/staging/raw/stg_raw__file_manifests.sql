@@ -1,0 +1,19 @@
+-- Files loaded successfully, one row per (source, file_sha256).
+
+with source as (
+    select
+        source,
+        file_sha256,
+        load_id,
+        file_path,
+        loaded_at
+    from {{ source('raw', 'file_manifest') }}
+)
+
+select
+    source,
+    file_sha256,
+    load_id,
+    file_path,
+    loaded_at
+from source
