@@ -15,7 +15,18 @@ from warehouse.loaders.engine import LoadReport, load_path
 from warehouse.summary import print_summary
 
 # (source, path relative to the real samples folder), in load order: reference data first.
-REAL_LOADS: tuple[tuple[str, str], ...] = ()
+REAL_LOADS: tuple[tuple[str, str], ...] = (
+    ("sp500", "sp500_daily_2018_2021_pooksoft"),
+    ("cboe", "spx_cboe_20110124_pyql"),
+    ("lean", "lean_quantconnect"),
+    ("ivolatility", "spx_aapl_ivolatility_optionsuite"),
+    ("datashop", "optopsy_mit_samples"),
+    ("generic-yahoo", "pypi_package_datasets/pandas_datareader_yahoo_options1_AAPL_20160906.json"),
+    ("headlines", "news_sentiment_labelled"),
+)
+# The instruments the real samples trade (symbols and asset classes, written by hand: the
+# samples carry no reference data of their own except the S&P 500 constituents file).
+REAL_INSTRUMENTS = Path(__file__).with_name("refdata_files") / "instruments_real_samples.csv"
 
 
 def _stage(name: str):
@@ -61,7 +72,7 @@ def run_demo(preset: str = "demo", seed: int = 7, real: bool = True) -> int:
     real_dir = settings().real_data_dir
     if real and real_dir.is_dir():
         t0 = _stage(f"load the real samples from {real_dir}")
-        reports = []
+        reports = load_path("ref-instruments", REAL_INSTRUMENTS)
         for source, rel in REAL_LOADS:
             path = real_dir / rel
             if path.exists():

@@ -1,0 +1,144 @@
+"""Load benchmark: the reference day's option quotes through the loader vs plain COPY.
+
+Measured in one run, in a database of its own (``warehouse_bench``, recreated):
+
+* **pipeline**: ``load_path("sim", <option_quotes file>)`` — read Parquet, validate every rule,
+  quarantine, register contracts, manifest and report, binary COPY, commit;
+* **baseline**: the same rows, already in memory, by plain binary COPY into an identical
+  hypertable (same columns, same indexes, same chunking), commit — the transport and the
+  server's work alone, with no validation;
+* also shown: the baseline by CSV COPY, and both COPYs into a bare table without indexes.
+
+Each variant runs ``--repeat`` times (default 3) on a fresh table; the best time counts.
+Goal (issue 2): >= 200k quotes/s and >= 0.8x plain COPY.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+os.environ["WAREHOUSE_DB"] = os.environ.get("WAREHOUSE_BENCH_DB", "warehouse_bench")
+
+import psycopg  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+from psycopg import sql  # noqa: E402
+
+from warehouse.config import settings  # noqa: E402
+from warehouse.loaders import copyio  # noqa: E402
+from warehouse.loaders.engine import load_path  # noqa: E402
+
+
+def _reference_day(seed: int) -> Path:
+    from warehouse import sim
+
+    out = settings().var_dir / "sim" / f"reference-day-seed{seed}"
+    if not (out / "manifest.json").exists():
+        t0 = time.perf_counter()
+        sim.simulate(out=out, seed=seed, preset="reference-day")
+        print(f"simulated reference day in {time.perf_counter() - t0:.1f}s -> {out}")
+    return out
+
+
+def _fresh_copy_target(conn: psycopg.Connection, name: str, indexes: bool) -> sql.Identifier:
+    ident = sql.Identifier("public", name)
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(ident))
+    conn.execute(sql.SQL("CREATE TABLE {} (LIKE raw.option_quotes INCLUDING DEFAULTS "
+                         "INCLUDING CONSTRAINTS{})").format(
+        ident, sql.SQL(" INCLUDING INDEXES" if indexes else "")))
+    conn.execute("SELECT create_hypertable(%s::regclass, by_range('quote_ts', INTERVAL '1 day'))",
+                 (f"public.{name}",))
+    conn.commit()
+    return ident
+
+
+def _baseline(conn, table, types, fmt: str, indexes: bool) -> float:
+    target = _fresh_copy_target(conn, "bench_plain_copy", indexes)
+    cols = table.column_names
+    t0 = time.perf_counter()
+    with conn.cursor() as cur:
+        if fmt == "binary":
+            copyio.copy_arrow(cur, target, table, types)
+        else:
+            stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+                target, sql.SQL(", ").join(map(sql.Identifier, cols)))
+            with cur.copy(stmt) as cp:
+                for block in copyio._csv_blocks(table):
+                    cp.write(block)
+    conn.commit()
+    return time.perf_counter() - t0
+
+
+def _pipeline(conn, files: list[Path], option_file: Path) -> tuple[float, int]:
+    # fresh raw.option_quotes + manifest entries for this file, so every repeat loads for real
+    conn.execute("TRUNCATE raw.option_quotes")
+    conn.execute("DELETE FROM raw.quarantine WHERE source_file = %s", (str(option_file),))
+    conn.execute("DELETE FROM raw.file_manifest WHERE file_path = %s", (str(option_file),))
+    conn.execute("DELETE FROM ref.option_contracts")
+    conn.commit()
+    t0 = time.perf_counter()
+    (report,) = load_path("sim", option_file, progress=False, conn=conn)
+    dt = time.perf_counter() - t0
+    if report.status != "loaded":
+        raise SystemExit(f"pipeline load failed: {report.error}")
+    return dt, report.rows_read
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+
+    from warehouse.db.runtime import recreate_database
+
+    out = _reference_day(args.seed)
+    recreate_database(settings().database)
+    from warehouse.loaders.engine import get_source
+
+    files = get_source("sim").files(out)
+    option_file = next(f for f in files if "option_quotes" in f.parts[-2] or "option_quotes" in f.name)
+    with psycopg.connect(settings().dsn("pipeline")) as conn:
+        # reference data first (instruments, rates...), not timed
+        for f in files:
+            if f.suffix == ".csv":
+                load_path("sim", f, progress=False, conn=conn)
+        table = pq.read_table(option_file)
+        n = table.num_rows
+        types = copyio.column_types(conn, "raw.option_quotes")
+        cols = [c for c in table.column_names if c in types]
+        frame = table.select(cols).to_pandas()
+        frame["load_id"] = 0
+        arrow = copyio.to_arrow(frame, [*cols, "load_id"], types)
+
+        best: dict[str, float] = {}
+        for _ in range(args.repeat):
+            for key, fmt, idx in (("copy_binary", "binary", True), ("copy_csv", "csv", True),
+                                  ("copy_binary_noindex", "binary", False)):
+                dt = _baseline(conn, arrow, types, fmt, idx)
+                best[key] = min(best.get(key, dt), dt)
+            dt, read = _pipeline(conn, files, option_file)
+            best["pipeline"] = min(best.get("pipeline", dt), dt)
+        conn.execute("DROP TABLE IF EXISTS public.bench_plain_copy")
+        q = conn.execute("SELECT count(*) FROM raw.quarantine").fetchone()[0]
+        conn.commit()
+
+    print(f"\nreference day: {n:,} option quotes ({option_file.name}), {q:,} quarantined by the pipeline")
+    print(f"{'variant':44s} {'seconds':>8s} {'quotes/s':>12s}")
+    labels = {
+        "pipeline": "loader (parse+validate+quarantine+COPY)",
+        "copy_binary": "baseline: plain binary COPY, same indexes",
+        "copy_csv": "plain CSV COPY, same indexes",
+        "copy_binary_noindex": "plain binary COPY, no indexes",
+    }
+    for key in ("pipeline", "copy_binary", "copy_csv", "copy_binary_noindex"):
+        print(f"{labels[key]:44s} {best[key]:8.2f} {n / best[key]:12,.0f}")
+    ratio = best["copy_binary"] / best["pipeline"]
+    print(f"\nloader / plain binary COPY throughput ratio: {ratio:.2f}x (goal >= 0.80)")
+    print(f"loader throughput: {n / best['pipeline']:,.0f} quotes/s (goal >= 200,000)")
+
+
+if __name__ == "__main__":
+    main()

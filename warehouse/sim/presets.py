@@ -1,0 +1,55 @@
+"""Named sizes of the simulated market (``warehouse simulate --preset``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from datetime import date
+
+DEFAULT_START = date(2024, 1, 2)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Every size knob of a simulation run. Counts are means unless stated otherwise."""
+
+    name: str
+    underlyings: int                 # number of simulated stocks
+    days: int                        # number of XNYS sessions simulated
+    trades_per_day: float            # mean trades per underlying per full session (390 min)
+    quotes_per_day: float            # mean NBBO updates per underlying per full session
+    news_per_day: float              # mean headlines per underlying per session
+    max_strikes: int                 # most strikes listed per (underlying, expiry)
+    weeklies: int                    # weekly (Friday) expiries listed ahead
+    monthlies: int                   # monthly (3rd Friday) expiries listed ahead
+    write_efficient_prices: bool = True  # minute path of the efficient price in truth/
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+PRESETS: dict[str, Preset] = {
+    "ci": Preset(name="ci", underlyings=3, days=5, trades_per_day=2000.0, quotes_per_day=1000.0,
+                 news_per_day=3.0, max_strikes=14, weeklies=4, monthlies=6),
+    "demo": Preset(name="demo", underlyings=20, days=60, trades_per_day=390.0,
+                   quotes_per_day=390.0, news_per_day=2.0, max_strikes=30, weeklies=5,
+                   monthlies=12),
+    "reference-day": Preset(name="reference-day", underlyings=500, days=1,
+                            trades_per_day=390.0, quotes_per_day=390.0, news_per_day=10.0,
+                            max_strikes=36, weeklies=5, monthlies=12),
+}
+
+
+def resolve(name: str, underlyings: int | None = None, days: int | None = None) -> Preset:
+    """The preset ``name`` with the optional overrides applied."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; expected one of {', '.join(PRESETS)}")
+    preset = PRESETS[name]
+    if underlyings is not None:
+        if underlyings < 1:
+            raise ValueError("--underlyings must be >= 1")
+        preset = replace(preset, underlyings=underlyings)
+    if days is not None:
+        if days < 1:
+            raise ValueError("--days must be >= 1")
+        preset = replace(preset, days=days)
+    return preset
