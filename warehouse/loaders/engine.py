@@ -52,6 +52,8 @@ class LoadReport:
     rows_by_table: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     error: str | None = None
+    # option contracts first seen in this file (registered after the file commits)
+    contracts: pd.DataFrame | None = field(default=None, repr=False)
 
 
 def get_source(name: str) -> Source:
@@ -84,10 +86,11 @@ def load_path(source_name: str, path: Path, *, progress: bool = True,
     conn = conn or connect("pipeline")
     try:
         reports = []
-        bar = tqdm(files, desc=f"load {source_name}", unit="file", disable=not progress or len(files) < 2,
-                   leave=False)
+        bar = tqdm(files, desc=f"load {source_name}", unit="file",
+                   disable=not progress or len(files) < 2, leave=False)
         for f in bar:
             reports.append(load_file(conn, source, f, progress=progress))
+        register_contracts(conn, [r.contracts for r in reports if r.contracts is not None])
         return reports
     finally:
         if own:
@@ -198,8 +201,13 @@ def _load_batch(conn, source: Source, path: Path, batch: Batch, report: LoadRepo
     report.rows_loaded += loaded
     report.rows_duplicate += duplicate
     report.rows_by_table[spec.name] += loaded
-    if spec.name == "raw.option_quotes" and loaded:
-        _register_contracts(conn, good)
+    if spec.name == "raw.option_quotes" and len(good):
+        seen = (good.groupby("contract_symbol", sort=False)
+                .agg(underlying=("underlying", "first"), expiration=("expiration", "first"),
+                     option_right=("option_right", "first"), strike=("strike", "first"),
+                     first_seen=("quote_ts", "min"))
+                .reset_index())
+        report.contracts = seen if report.contracts is None else pd.concat([report.contracts, seen])
 
 
 def _write_quarantine(conn, report: LoadReport, source: Source, path: Path, spec: TableSpec,
@@ -269,30 +277,36 @@ def _upsert(conn, spec: TableSpec, table, types, bar) -> int:
     return table.num_rows
 
 
-def _register_contracts(conn, good: pd.DataFrame) -> None:
-    """Add the batch's new OCC contracts to ref.option_contracts (root, style, settlement)."""
+def register_contracts(conn: psycopg.Connection, seen: list[pd.DataFrame]) -> int:
+    """Add option contracts not yet in ``ref.option_contracts`` (one transaction, after the
+    files that quoted them committed). Returns the number of new contracts.
+
+    ``ref.option_contracts`` is derived data: it is kept out of the per-file transactions so
+    that the first load of a chain (every contract new) is not twice the cost of its quotes.
+    Settlement: standard index options whose root is the index itself (SPX, VIX, NDX, RUT
+    monthlies) settle AM on the expiry morning; weeklies (SPXW...) and equity options settle
+    PM. Exercise style and multiplier come from ``ref.instruments``.
+    """
     from warehouse.loaders.occ import parse_occ
 
-    first = (good.groupby("contract_symbol", sort=False)
-             .agg(underlying=("underlying", "first"), first_seen=("quote_ts", "min"))
+    if not seen:
+        return 0
+    frame = pd.concat(seen, ignore_index=True)
+    frame = (frame.groupby("contract_symbol", sort=False)
+             .agg(underlying=("underlying", "first"), expiration=("expiration", "first"),
+                  option_right=("option_right", "first"), strike=("strike", "first"),
+                  first_seen=("first_seen", "min"))
              .reset_index())
-    parsed = parse_occ(first["contract_symbol"])
-    first["root"] = parsed["root"].to_numpy()
-    first["expiration"] = parsed["expiration"].to_numpy()
-    first["option_right"] = parsed["option_right"].to_numpy()
-    first["strike"] = parsed["strike"].to_numpy()
-    with conn.cursor() as cur:
-        cur.execute("CREATE TEMP TABLE _new_contracts (contract_symbol text, root text, "
+    frame["root"] = parse_occ(frame["contract_symbol"])["root"].to_numpy()
+    types = {"contract_symbol": "text", "root": "text", "underlying": "text",
+             "expiration": "date", "option_right": "text", "strike": "double precision",
+             "first_seen": "timestamp with time zone"}
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE _seen_contracts (contract_symbol text, root text, "
                     "underlying text, expiration date, option_right text, strike float8, "
                     "first_seen timestamptz) ON COMMIT DROP")
-        types = {"contract_symbol": "text", "root": "text", "underlying": "text",
-                 "expiration": "date", "option_right": "text", "strike": "double precision",
-                 "first_seen": "timestamp with time zone"}
-        copyio.copy_arrow(cur, sql.Identifier("_new_contracts"),
-                          copyio.to_arrow(first, list(types), types), types)
-        # Settlement: standard index options whose root is the index itself (SPX, VIX, NDX,
-        # RUT monthlies) settle AM on the expiry morning; weeklies (SPXW...) and equity
-        # options settle PM. Exercise style and multiplier come from ref.instruments.
+        copyio.copy_arrow(cur, sql.Identifier("_seen_contracts"),
+                          copyio.to_arrow(frame, list(types), types), types)
         cur.execute(
             """INSERT INTO ref.option_contracts
                    (contract_symbol, root, underlying, expiration, option_right, strike,
@@ -302,10 +316,12 @@ def _register_contracts(conn, good: pd.DataFrame) -> None:
                       CASE WHEN i.asset_class = 'index' AND n.root = i.symbol THEN 'AM'
                            ELSE 'PM' END,
                       n.first_seen
-                 FROM _new_contracts n JOIN ref.instruments i ON i.symbol = n.underlying
+                 FROM _seen_contracts n JOIN ref.instruments i ON i.symbol = n.underlying
                ON CONFLICT (contract_symbol) DO NOTHING"""
         )
-        cur.execute("DROP TABLE _new_contracts")
+        added = cur.rowcount
+        cur.execute("DROP TABLE _seen_contracts")
+    return added
 
 
 def _write_report(conn, report: LoadReport, sha: str, nbytes: int, started: datetime,

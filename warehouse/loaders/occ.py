@@ -112,8 +112,7 @@ def format_occ(
     roots = pc.utf8_trim_whitespace(_as_string_array(root))
     rights = _as_string_array(right)
     exp = pd.to_datetime(pd.Series(expiration), errors="coerce")
-    exp_str = pa.array(exp.dt.strftime("%y%m%d").astype(object).where(exp.notna(), None),
-                       type=pa.string())
+    exp_str = pc.strftime(pa.array(exp.dt.as_unit("s"), from_pandas=True), format="%y%m%d")
     k = np.asarray(pd.to_numeric(pd.Series(strike), errors="coerce"), dtype=np.float64)
     milli = np.rint(k * 1000.0)
     k_ok = np.isfinite(milli) & (milli >= 0) & (milli < 1e8)

@@ -128,12 +128,13 @@ def _check_option_quotes(frame: pd.DataFrame, chk: Checker, known: frozenset[str
             pk = parsed["strike"].to_numpy(dtype=np.float64, na_value=np.nan)
             mismatch |= valid & ~np.isnan(k) & (np.round(k * 1000) != np.round(pk * 1000))
         chk.flag("occ_field_mismatch", mismatch)
-        # store the canonical padded 21-character form
-        if valid.any():
+        # store the canonical padded 21-character form (a valid 21-character symbol already is)
+        reformat = valid & (frame["contract_symbol"].str.len().to_numpy() != 21)
+        if reformat.any():
             sym = frame["contract_symbol"].to_numpy(dtype=object).copy()
-            sym[valid] = format_occ(
-                parsed["root"][valid], parsed["expiration"][valid],
-                parsed["option_right"][valid], parsed["strike"][valid],
+            sym[reformat] = format_occ(
+                parsed["root"][reformat], parsed["expiration"][reformat],
+                parsed["option_right"][reformat], parsed["strike"][reformat],
             )
             frame["contract_symbol"] = sym
     if "underlying" in frame:

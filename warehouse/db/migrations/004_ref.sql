@@ -17,7 +17,7 @@ CREATE TABLE ref.instruments (
 CREATE TABLE ref.option_contracts (
     contract_symbol  char(21) PRIMARY KEY,
     root             text     NOT NULL,
-    underlying       text     NOT NULL REFERENCES ref.instruments (symbol),
+    underlying       text     NOT NULL,  -- in ref.instruments (checked at load; dbt relationships test)
     expiration       date     NOT NULL,
     option_right     char(1)  NOT NULL CHECK (option_right IN ('C', 'P')),
     strike           double precision NOT NULL CHECK (strike > 0),
