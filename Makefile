@@ -29,13 +29,12 @@ db: venv  ## install/start PostgreSQL 17 + TimescaleDB + pgvector + PL/Python, m
 demo: db  ## simulate a market, load it (and the real samples), build, summarise
 	$(BIN)/warehouse demo
 
-test: db  ## the test suite: pytest against the running warehouse + dbt build of staging
+test: db  ## pytest against the running warehouse (includes `dbt build` of staging, in tests/)
 	$(BIN)/python -m pytest -m "not slow" -q
-	$(BIN)/warehouse dbt build --select staging
 
 lint: venv  ## ruff + sqlfluff
 	$(BIN)/ruff check .
-	$(BIN)/sqlfluff lint models macros --dialect postgres
+	$(BIN)/sqlfluff lint models macros data-tests
 
 bench: bench-load  ## all benchmarks (not part of make test)
 

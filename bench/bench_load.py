@@ -22,13 +22,13 @@ from pathlib import Path
 
 os.environ["WAREHOUSE_DB"] = os.environ.get("WAREHOUSE_BENCH_DB", "warehouse_bench")
 
-import psycopg  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
-from psycopg import sql  # noqa: E402
+import psycopg
+import pyarrow.parquet as pq
+from psycopg import sql
 
-from warehouse.config import settings  # noqa: E402
-from warehouse.loaders import copyio  # noqa: E402
-from warehouse.loaders.engine import load_path  # noqa: E402
+from warehouse.config import settings
+from warehouse.loaders import copyio
+from warehouse.loaders.engine import load_path
 
 
 def _reference_day(seed: int) -> Path:
@@ -45,11 +45,15 @@ def _reference_day(seed: int) -> Path:
 def _fresh_copy_target(conn: psycopg.Connection, name: str, indexes: bool) -> sql.Identifier:
     ident = sql.Identifier("public", name)
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(ident))
-    conn.execute(sql.SQL("CREATE TABLE {} (LIKE raw.option_quotes INCLUDING DEFAULTS "
-                         "INCLUDING CONSTRAINTS{})").format(
-        ident, sql.SQL(" INCLUDING INDEXES" if indexes else "")))
-    conn.execute("SELECT create_hypertable(%s::regclass, by_range('quote_ts', INTERVAL '1 day'))",
-                 (f"public.{name}",))
+    conn.execute(
+        sql.SQL(
+            "CREATE TABLE {} (LIKE raw.option_quotes INCLUDING DEFAULTS INCLUDING CONSTRAINTS{})"
+        ).format(ident, sql.SQL(" INCLUDING INDEXES" if indexes else ""))
+    )
+    conn.execute(
+        "SELECT create_hypertable(%s::regclass, by_range('quote_ts', INTERVAL '1 day'))",
+        (f"public.{name}",),
+    )
     conn.commit()
     return ident
 
@@ -63,7 +67,8 @@ def _baseline(conn, table, types, fmt: str, indexes: bool) -> float:
             copyio.copy_arrow(cur, target, table, types)
         else:
             stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-                target, sql.SQL(", ").join(map(sql.Identifier, cols)))
+                target, sql.SQL(", ").join(map(sql.Identifier, cols))
+            )
             with cur.copy(stmt) as cp:
                 for block in copyio._csv_blocks(table):
                     cp.write(block)
@@ -87,7 +92,9 @@ def _pipeline(conn, files: list[Path], option_file: Path) -> tuple[float, int]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
@@ -99,7 +106,9 @@ def main() -> None:
     from warehouse.loaders.engine import get_source
 
     files = get_source("sim").files(out)
-    option_file = next(f for f in files if "option_quotes" in f.parts[-2] or "option_quotes" in f.name)
+    option_file = next(
+        f for f in files if "option_quotes" in f.parts[-2] or "option_quotes" in f.name
+    )
     with psycopg.connect(settings().dsn("pipeline")) as conn:
         # reference data first (instruments, rates...), not timed
         for f in files:
@@ -115,17 +124,21 @@ def main() -> None:
 
         best: dict[str, float] = {}
         for _ in range(args.repeat):
-            for key, fmt, idx in (("copy_binary", "binary", True), ("copy_csv", "csv", True),
-                                  ("copy_binary_noindex", "binary", False)):
+            for key, fmt, idx in (
+                ("copy_binary", "binary", True),
+                ("copy_csv", "csv", True),
+                ("copy_binary_noindex", "binary", False),
+            ):
                 dt = _baseline(conn, arrow, types, fmt, idx)
                 best[key] = min(best.get(key, dt), dt)
-            dt, read = _pipeline(conn, files, option_file)
+            dt, _ = _pipeline(conn, files, option_file)
             best["pipeline"] = min(best.get("pipeline", dt), dt)
         conn.execute("DROP TABLE IF EXISTS public.bench_plain_copy")
         q = conn.execute("SELECT count(*) FROM raw.quarantine").fetchone()[0]
         conn.commit()
 
-    print(f"\nreference day: {n:,} option quotes ({option_file.name}), {q:,} quarantined by the pipeline")
+    print(f"\nreference day: {n:,} option quotes ({option_file.name}), "
+          f"{q:,} quarantined by the pipeline")
     print(f"{'variant':44s} {'seconds':>8s} {'quotes/s':>12s}")
     labels = {
         "pipeline": "loader (parse+validate+quarantine+COPY)",

@@ -48,9 +48,12 @@ def black76_price(forward, strike, t, r, vol, is_call) -> np.ndarray:
     for a put, with d1 = (ln(F/K) + vol^2 t / 2) / (vol sqrt(t)). Returns price per share.
     """
     forward, strike, t, r, vol, is_call = np.broadcast_arrays(
-        np.asarray(forward, dtype=np.float64), np.asarray(strike, dtype=np.float64),
-        np.asarray(t, dtype=np.float64), np.asarray(r, dtype=np.float64),
-        np.asarray(vol, dtype=np.float64), np.asarray(is_call, dtype=bool),
+        np.asarray(forward, dtype=np.float64),
+        np.asarray(strike, dtype=np.float64),
+        np.asarray(t, dtype=np.float64),
+        np.asarray(r, dtype=np.float64),
+        np.asarray(vol, dtype=np.float64),
+        np.asarray(is_call, dtype=bool),
     )
     df = np.exp(-r * np.maximum(t, 0.0))
     d1, d2, ok, _ = _d1_d2(forward, strike, t, vol)
@@ -67,8 +70,9 @@ def bs_price(spot, strike, t, r, q, vol, is_call) -> np.ndarray:
     """
     spot = np.asarray(spot, dtype=np.float64)
     t = np.asarray(t, dtype=np.float64)
-    forward = spot * np.exp((np.asarray(r, dtype=np.float64) - np.asarray(q, dtype=np.float64))
-                            * np.maximum(t, 0.0))
+    forward = spot * np.exp(
+        (np.asarray(r, dtype=np.float64) - np.asarray(q, dtype=np.float64)) * np.maximum(t, 0.0)
+    )
     return black76_price(forward, strike, t, r, vol, is_call)
 
 
@@ -88,9 +92,12 @@ def bs_greeks(spot, strike, t, r, q, vol, is_call) -> dict[str, np.ndarray]:
     discounted exercise indicator, the others are 0.
     """
     spot, strike, t, r, q, vol, is_call = np.broadcast_arrays(
-        np.asarray(spot, dtype=np.float64), np.asarray(strike, dtype=np.float64),
-        np.asarray(t, dtype=np.float64), np.asarray(r, dtype=np.float64),
-        np.asarray(q, dtype=np.float64), np.asarray(vol, dtype=np.float64),
+        np.asarray(spot, dtype=np.float64),
+        np.asarray(strike, dtype=np.float64),
+        np.asarray(t, dtype=np.float64),
+        np.asarray(r, dtype=np.float64),
+        np.asarray(q, dtype=np.float64),
+        np.asarray(vol, dtype=np.float64),
         np.asarray(is_call, dtype=bool),
     )
     tt = np.maximum(t, 0.0)
@@ -109,9 +116,11 @@ def bs_greeks(spot, strike, t, r, q, vol, is_call) -> dict[str, np.ndarray]:
     delta = sign * dq * nd1
     gamma = dq * pdf1 / (spot * safe_sd)
     vega = spot * dq * pdf1 * sqrt_t
-    theta = (-spot * dq * pdf1 * vol / (2.0 * safe_sqrt_t)
-             - sign * r * strike * dr * nd2
-             + sign * q * spot * dq * nd1)
+    theta = (
+        -spot * dq * pdf1 * vol / (2.0 * safe_sqrt_t)
+        - sign * r * strike * dr * nd2
+        + sign * q * spot * dq * nd1
+    )
     rho = sign * strike * tt * dr * nd2
 
     itm = sign * (forward - strike) > 0.0

@@ -58,7 +58,7 @@ def ssvi_power_law_phi(theta, eta, gamma) -> np.ndarray:
     arbitrage (Gatheral & Jacquier 2014, section 4) for any non-decreasing theta(t).
     """
     theta = np.asarray(theta, dtype=np.float64)
-    return eta / (theta ** gamma * (1.0 + theta) ** (1.0 - gamma))
+    return eta / (theta**gamma * (1.0 + theta) ** (1.0 - gamma))
 
 
 def ssvi_to_raw(theta, phi, rho):

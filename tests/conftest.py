@@ -12,12 +12,12 @@ import os
 os.environ["WAREHOUSE_DB"] = os.environ.get("WAREHOUSE_TEST_DB", "warehouse_test")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import psycopg  # noqa: E402
-import pytest  # noqa: E402
+import psycopg
+import pytest
 
-from warehouse.config import settings  # noqa: E402
+from warehouse.config import settings
 
 
 @pytest.fixture(scope="session")

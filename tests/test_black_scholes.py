@@ -73,9 +73,12 @@ def test_black76_matches_bsm_on_forward() -> None:
     spot, strike, t, r, q, vol = _random_inputs()
     fwd = spot * np.exp((r - q) * t)
     for is_call in (True, False):
-        np.testing.assert_allclose(black76_price(fwd, strike, t, r, vol, is_call),
-                                   bs_price(spot, strike, t, r, q, vol, is_call),
-                                   rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            black76_price(fwd, strike, t, r, vol, is_call),
+            bs_price(spot, strike, t, r, q, vol, is_call),
+            rtol=1e-12,
+            atol=1e-12,
+        )
 
 
 @pytest.mark.parametrize("is_call", [True, False])
@@ -114,7 +117,8 @@ def test_degenerate_inputs_give_intrinsic() -> None:
     assert float(bs_price(90.0, 100.0, 0.0, 0.05, 0.0, 0.3, True)) == 0.0
     fwd = 100.0 * np.exp(0.05)
     assert float(bs_price(100.0, 100.0, 1.0, 0.05, 0.0, 0.0, True)) == pytest.approx(
-        np.exp(-0.05) * (fwd - 100.0))
+        np.exp(-0.05) * (fwd - 100.0)
+    )
     g = bs_greeks(110.0, 100.0, 0.0, 0.05, 0.0, 0.3, False)
     assert float(g["delta"]) == 0.0 and float(g["gamma"]) == 0.0
 

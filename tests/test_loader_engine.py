@@ -14,11 +14,15 @@ import pytest
 
 from warehouse.loaders.engine import load_path
 
-HEADER = ("quote_ts,underlying,contract_symbol,expiration,strike,option_right,bid,ask,"
-          "bid_size,ask_size,last,volume,open_interest,vendor_iv,vendor_delta,vendor_gamma")
+HEADER = (
+    "quote_ts,underlying,contract_symbol,expiration,strike,option_right,bid,ask,"
+    "bid_size,ask_size,last,volume,open_interest,vendor_iv,vendor_delta,vendor_gamma"
+)
 # a good row: 2024-01-02 15:45 New York (20:45 UTC), inside the XNYS session
-GOOD = ("2024-01-02T20:45:00Z,TSTA,TSTA  240119C00100000,2024-01-19,100,C,1.00,1.10,"
-        "10,12,1.05,5,100,0.25,0.55,0.04")
+GOOD = (
+    "2024-01-02T20:45:00Z,TSTA,TSTA  240119C00100000,2024-01-19,100,C,1.00,1.10,"
+    "10,12,1.05,5,100,0.25,0.55,0.04"
+)
 
 
 def good_row(strike: int) -> str:
@@ -28,8 +32,10 @@ def good_row(strike: int) -> str:
 @pytest.fixture(scope="module")
 def instruments(warehouse_db, tmp_path_factory) -> None:
     f = tmp_path_factory.mktemp("ref") / "instruments.csv"
-    f.write_text("symbol,name,asset_class,option_exercise_style,source\n"
-                 "TSTA,Test A,equity,A,test\nTSTX,Test index,index,E,test\n")
+    f.write_text(
+        "symbol,name,asset_class,option_exercise_style,source\n"
+        "TSTA,Test A,equity,A,test\nTSTX,Test index,index,E,test\n"
+    )
     (report,) = load_path("ref-instruments", f, progress=False)
     assert report.status == "loaded" and report.rows_loaded == 2
 
@@ -43,7 +49,9 @@ def write(tmp_path: Path, name: str, lines: list[str], newline_at_end: bool = Tr
 def quarantined(conn, load_id: int) -> list[tuple]:
     return conn.execute(
         "SELECT line_no, reason, reasons, raw_record FROM raw.quarantine WHERE load_id = %s "
-        "ORDER BY line_no", (load_id,)).fetchall()
+        "ORDER BY line_no",
+        (load_id,),
+    ).fetchall()
 
 
 # each case: (reason, how to break the good row)
@@ -56,8 +64,9 @@ BREAKS = {
     "negative_gamma": lambda r: r.replace(",0.04", ",-0.04"),
     "negative_oi_volume": lambda r: r.replace(",5,100,", ",5,-100,"),
     "negative_size": lambda r: r.replace(",10,12,", ",-10,12,"),
-    "expiry_before_quote": lambda r: r.replace("240119", "231229").replace("2024-01-19",
-                                                                          "2023-12-29"),
+    "expiry_before_quote": lambda r: r.replace("240119", "231229").replace(
+        "2024-01-19", "2023-12-29"
+    ),
     "bad_occ_symbol": lambda r: r.replace("TSTA  240119C", "TSTA  24O119C"),
     "occ_field_mismatch": lambda r: r.replace(",C,1.00", ",P,1.00"),
     "unknown_underlying": lambda r: r.replace("TSTA", "ZZZZ"),
@@ -121,8 +130,11 @@ def test_reload_is_a_no_op(instruments, conn, tmp_path):
 
 def test_overlapping_file_counts_duplicates_not_new_rows(instruments, conn, tmp_path):
     (a,) = load_path("generic-canonical", write(tmp_path, "a.csv", [good_row(340)]), progress=False)
-    (b,) = load_path("generic-canonical", write(tmp_path, "b.csv", [good_row(340), good_row(341)]),
-                     progress=False)
+    (b,) = load_path(
+        "generic-canonical",
+        write(tmp_path, "b.csv", [good_row(340), good_row(341)]),
+        progress=False,
+    )
     assert (a.rows_loaded, b.rows_loaded, b.rows_duplicate) == (1, 1, 1)
 
 
@@ -137,11 +149,13 @@ def test_truncated_archive_fails_cleanly_with_nothing_loaded(instruments, conn, 
     assert report.status == "failed"
     assert str(f) in report.error
     assert after == before
-    row = conn.execute("SELECT status, error FROM raw.load_reports WHERE file_path = %s",
-                       (str(f),)).fetchone()
+    row = conn.execute(
+        "SELECT status, error FROM raw.load_reports WHERE file_path = %s", (str(f),)
+    ).fetchone()
     assert row[0] == "failed" and "truncated" in row[1]
-    manifest = conn.execute("SELECT count(*) FROM raw.file_manifest WHERE file_path = %s",
-                            (str(f),)).fetchone()[0]
+    manifest = conn.execute(
+        "SELECT count(*) FROM raw.file_manifest WHERE file_path = %s", (str(f),)
+    ).fetchone()[0]
     assert manifest == 0
 
 
@@ -155,12 +169,14 @@ def test_empty_file_is_a_clear_error(instruments, tmp_path):
 def test_report_accounts_for_every_record(instruments, conn):
     bad = conn.execute(
         "SELECT count(*) FROM raw.load_reports WHERE status = 'loaded' AND "
-        "rows_read <> rows_loaded + rows_duplicate + rows_quarantined").fetchone()[0]
+        "rows_read <> rows_loaded + rows_duplicate + rows_quarantined"
+    ).fetchone()[0]
     assert bad == 0
     per_load = conn.execute(
         "SELECT r.load_id, r.rows_quarantined, count(q.*) FROM raw.load_reports r "
         "LEFT JOIN raw.quarantine q USING (load_id) WHERE r.status = 'loaded' "
-        "GROUP BY 1, 2 HAVING r.rows_quarantined <> count(q.*)").fetchall()
+        "GROUP BY 1, 2 HAVING r.rows_quarantined <> count(q.*)"
+    ).fetchall()
     assert per_load == []
 
 
@@ -172,4 +188,12 @@ def test_new_contracts_are_registered_with_occ_fields(instruments, conn):
     assert row is not None
     root, und, exp, right, strike, mult, style, settle = row
     assert (root, und, str(exp), right, strike, mult, style, settle) == (
-        "TSTA", "TSTA", "2024-01-19", "C", 330.0, 100, "A", "PM")
+        "TSTA",
+        "TSTA",
+        "2024-01-19",
+        "C",
+        330.0,
+        100,
+        "A",
+        "PM",
+    )

@@ -36,16 +36,19 @@ KNOWN = [
 ]
 
 INVALID = [
-    "garbage", "", None, "AAPL 240119C00190000",  # padding must make the root 6 wide
-    "SPY  140808C00055000",                       # the iVolatility sample's 5-wide pad
-    "AAPL  241319C00190000",                      # month 13
-    "AAPL  240230C00190000",                      # 30 February
-    "AAPL  240119X00190000",                      # right not C/P
-    "AAPL  240119C0019000",                       # 7 strike digits
-    "aapl  240119C00190000",                      # lower case
-    "TOOLONG240119C00190000",                     # 7-character root
-    "O:AAPL  240119C0019000O",                    # letter in the strike
-    "AAPL  24O119C00190000",                      # letter in the date
+    "garbage",
+    "",
+    None,
+    "AAPL 240119C00190000",  # padding must make the root 6 wide
+    "SPY  140808C00055000",  # the iVolatility sample's 5-wide pad
+    "AAPL  241319C00190000",  # month 13
+    "AAPL  240230C00190000",  # 30 February
+    "AAPL  240119X00190000",  # right not C/P
+    "AAPL  240119C0019000",  # 7 strike digits
+    "aapl  240119C00190000",  # lower case
+    "TOOLONG240119C00190000",  # 7-character root
+    "O:AAPL  240119C0019000O",  # letter in the strike
+    "AAPL  24O119C00190000",  # letter in the date
 ]
 
 
@@ -81,8 +84,7 @@ def test_accepts_pandas_arrow_and_numpy_inputs():
 
 def test_format_round_trips_the_known_symbols():
     parsed = parse_occ([k[0] for k in KNOWN])
-    out = format_occ(parsed["root"], parsed["expiration"], parsed["option_right"],
-                     parsed["strike"])
+    out = format_occ(parsed["root"], parsed["expiration"], parsed["option_right"], parsed["strike"])
     for (sym, *_), formatted in zip(KNOWN, out, strict=True):
         assert len(formatted) == 21
         assert parse_occ([formatted])["valid"].iloc[0]
@@ -95,8 +97,16 @@ def test_format_round_trips_the_known_symbols():
 def test_format_examples_and_unusable_fields():
     out = format_occ(
         ["AAPL", "SPXW", "X", None, "TOOLONGX", "SPY", "SPY", "spy"],
-        ["2024-01-19", dt.date(2023, 3, 17), "2024-01-19", "2024-01-19", "2024-01-19", None,
-         "2024-01-05", "2024-01-05"],
+        [
+            "2024-01-19",
+            dt.date(2023, 3, 17),
+            "2024-01-19",
+            "2024-01-19",
+            "2024-01-19",
+            None,
+            "2024-01-05",
+            "2024-01-05",
+        ],
         ["C", "P", "C", "C", "C", "C", "Q", "C"],
         [190.0, 3900, -1.0, 5, 5, 470.5, 470.5, 470.5],
     )
@@ -108,8 +118,11 @@ def test_format_examples_and_unusable_fields():
 
 def test_strike_rounding_to_thousandths():
     out = format_occ(["SPY"] * 3, ["2024-01-05"] * 3, ["C"] * 3, [470.4999999, 0.001, 99999.999])
-    assert out.tolist() == ["SPY   240105C00470500", "SPY   240105C00000001",
-                            "SPY   240105C99999999"]
+    assert out.tolist() == [
+        "SPY   240105C00470500",
+        "SPY   240105C00000001",
+        "SPY   240105C99999999",
+    ]
     assert format_occ(["SPY"], ["2024-01-05"], ["C"], [100000.0])[0] is None
 
 

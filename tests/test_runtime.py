@@ -39,7 +39,8 @@ def test_server_python_has_numpy_scipy_pandas(warehouse_db):
         c.execute(
             "CREATE OR REPLACE FUNCTION pg_temp.stack() RETURNS text LANGUAGE plpython3u AS $$\n"
             "import numpy, scipy, pandas, sys\n"
-            "return f'{sys.version_info[0]}.{sys.version_info[1]} {numpy.__version__} {scipy.__version__}'\n$$"
+            "v = sys.version_info\n"
+            "return f'{v[0]}.{v[1]} {numpy.__version__} {scipy.__version__}'\n$$"
         )
         version = c.execute("SELECT pg_temp.stack()").fetchone()[0]
     major_minor, numpy_version, scipy_version = version.split()
@@ -48,11 +49,19 @@ def test_server_python_has_numpy_scipy_pandas(warehouse_db):
 
 
 def test_raw_tables_are_hypertables(conn):
-    rows = dict(conn.execute(
-        "SELECT hypertable_schema || '.' || hypertable_name, num_dimensions "
-        "FROM timescaledb_information.hypertables").fetchall())
-    for t in ("raw.equity_trades", "raw.equity_quotes", "raw.option_quotes", "raw.news",
-              "raw.equity_bars"):
+    rows = dict(
+        conn.execute(
+            "SELECT hypertable_schema || '.' || hypertable_name, num_dimensions "
+            "FROM timescaledb_information.hypertables"
+        ).fetchall()
+    )
+    for t in (
+        "raw.equity_trades",
+        "raw.equity_quotes",
+        "raw.option_quotes",
+        "raw.news",
+        "raw.equity_bars",
+    ):
         assert rows.get(t) == 1, t
 
 
@@ -77,15 +86,19 @@ def test_worker_is_confined_to_ops(warehouse_db):
 
 
 def test_only_admin_may_create_plpython_functions(warehouse_db):
-    with psycopg.connect(settings().dsn("pipeline")) as c, pytest.raises(
-            psycopg.errors.InsufficientPrivilege):
+    with (
+        psycopg.connect(settings().dsn("pipeline")) as c,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
         c.execute("CREATE FUNCTION public.f() RETURNS int LANGUAGE plpython3u AS $$return 1$$")
 
 
 def test_migrations_refuse_an_edited_file(conn, tmp_path, monkeypatch):
     from warehouse.db import migrate as m
 
-    conn.execute("UPDATE meta.schema_migrations SET sha256 = 'edited' WHERE version = '001_schemas'")
+    conn.execute(
+        "UPDATE meta.schema_migrations SET sha256 = 'edited' WHERE version = '001_schemas'"
+    )
     with pytest.raises(m.MigrationError, match="edited after it was applied"):
         m.migrate(conn)
     conn.rollback()

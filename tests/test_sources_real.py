@@ -36,6 +36,7 @@ pytestmark = pytest.mark.real_data
 # helpers: locating samples, reading them independently
 # --------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def real() -> Path:
     path = settings().real_data_dir
@@ -65,8 +66,9 @@ def csv_rows(path: Path, skip: int = 1) -> list[list[str]]:
 def zip_entries(path: Path) -> dict[str, list[str]]:
     """Entry name -> its non-empty lines."""
     with zipfile.ZipFile(path) as zf:
-        return {n: [ln for ln in zf.read(n).decode().splitlines() if ln.strip()]
-                for n in zf.namelist()}
+        return {
+            n: [ln for ln in zf.read(n).decode().splitlines() if ln.strip()] for n in zf.namelist()
+        }
 
 
 def parse(source: str, path: Path) -> list[Batch]:
@@ -180,10 +182,12 @@ def test_lean_minute_option_quotes_with_trades_merged(real):
     path = sample(real, f"{LEAN}/option/usa/minute/spy/20230803_quote_american.zip")
     trade = sample(real, f"{LEAN}/option/usa/minute/spy/20230803_trade_american.zip")
     quotes, trades = zip_entries(path), zip_entries(trade)
-    qkeys = {(n.replace("_quote_", "_"), ln.split(",")[0]) for n, lns in quotes.items()
-             for ln in lns}
-    tkeys = {(n.replace("_trade_", "_"), ln.split(",")[0]) for n, lns in trades.items()
-             for ln in lns}
+    qkeys = {
+        (n.replace("_quote_", "_"), ln.split(",")[0]) for n, lns in quotes.items() for ln in lns
+    }
+    tkeys = {
+        (n.replace("_trade_", "_"), ln.split(",")[0]) for n, lns in trades.items() for ln in lns
+    }
     (batch,) = parse("lean", path)
     check_canonical(batch)
     f = batch.frame
@@ -199,7 +203,8 @@ def test_lean_minute_option_quotes_with_trades_merged(real):
     assert q["volume"] == 0 and math.isnan(q["last"])
     t = trades[entry.replace("_quote_", "_trade_")][0].split(",")
     ts = pd.Timestamp("2023-08-03", tz="America/New_York") + pd.Timedelta(
-        milliseconds=int(t[0]) + 60_000)
+        milliseconds=int(t[0]) + 60_000
+    )
     q = row_of(f, contract_symbol=sym, quote_ts=ts.tz_convert("UTC"))
     assert q["last"] == int(t[4]) / 1e4 and q["volume"] == float(t[5])
     assert batch.raw_records(np.array([0]))[0] == f"{entry}: {quotes[entry][0]}"
@@ -228,8 +233,11 @@ def test_lean_folder_expansion(real):
     root = sample(real, LEAN)
     files = SOURCES["lean"].files(root)
     names = [p.as_posix() for p in files]
-    assert not [n for n in names if "openinterest" in n or "/future/" in n
-                or "factor_files" in n or "map_files" in n]
+    assert not [
+        n
+        for n in names
+        if "openinterest" in n or "/future/" in n or "factor_files" in n or "map_files" in n
+    ]
     # option minute: one primary per day (quote, else trade); .zip.zip trade siblings merged
     assert f"{root}/indexoption/usa/minute/spxw/20210104_quote_european.zip" in names
     assert not [n for n in names if n.endswith(".zip.zip")]
@@ -385,8 +393,10 @@ def test_cboe_delayed_quotes(real):
 
 def test_cboe_folder_skips_pyql_derived_files(real):
     root = sample(real, CBOE)
-    assert [p.name for p in SOURCES["cboe"].files(root)] == ["SPX-Options-24jan2011.csv",
-                                                              "frb_h15.csv"]
+    assert [p.name for p in SOURCES["cboe"].files(root)] == [
+        "SPX-Options-24jan2011.csv",
+        "frb_h15.csv",
+    ]
     with pytest.raises(LoadError, match="pyql-derived"):
         parse("cboe", root / "df_SPX_24jan2011.csv")
 
@@ -398,8 +408,19 @@ def test_h15_rates(real):
     (batch,) = parse("cboe", path)
     f = batch.frame
     assert batch.table == "ref.rates" and len(f) == cells and n_bad(batch) == 0
-    assert sorted(f["tenor_days"].unique()) == [30, 91, 183, 365, 730, 1095, 1460, 1825, 2555,
-                                                3650, 10950]
+    assert sorted(f["tenor_days"].unique()) == [
+        30,
+        91,
+        183,
+        365,
+        730,
+        1095,
+        1460,
+        1825,
+        2555,
+        3650,
+        10950,
+    ]
     first = rows[0]
     dep1m = row_of(f, as_of=pd.Timestamp(first[0]), tenor_days=30)
     r = float(first[9]) / 100
@@ -418,8 +439,9 @@ SP = "sp500_daily_2018_2021_pooksoft"
 
 def test_sp500_daily_and_dividends(real):
     path = sample(real, f"{SP}/sp500_daily_adjusted_2018-01-02_2021-04-21.parquet")
-    table = pq.read_table(path, columns=["ticker", "timestamp", "close", "adjusted_close",
-                                         "dividend_amount"])
+    table = pq.read_table(
+        path, columns=["ticker", "timestamp", "close", "adjusted_close", "dividend_amount"]
+    )
     batches = parse("sp500", path)
     bars, divs = only(batches, "raw.equity_bars"), only(batches, "ref.dividends")
     check_canonical(bars)
@@ -516,6 +538,7 @@ def test_generic_yahoo_json(real):
 # generic mappings without a real sample: crafted files in each vendor's layout
 # --------------------------------------------------------------------------------------------
 
+
 def test_generic_optionmetrics_layout(tmp_path):
     f = tmp_path / "opprcd2024.csv"
     f.write_text(
@@ -526,11 +549,11 @@ def test_generic_optionmetrics_layout(tmp_path):
         "108105,2011-01-03,SPX 110122P1200000,2011-01-22,P,1200000,5.1,5.4,3,10,-99.99,-99.99,"
         "-99.99,-99.99,-99.99\n"
         "101594,2024-01-02,AAPL 240119C190000,2024-01-19,C,19x000,1.5,1.6,1,1,0.2,0.5,0.1,0.1,"
-        "-0.1\n")
+        "-0.1\n"
+    )
     (batch,) = parse("generic-optionmetrics", f)
     fr = batch.frame
-    assert fr["contract_symbol"].tolist()[:2] == ["AAPL  240119C00190000",
-                                                  "SPX   110121P01200000"]
+    assert fr["contract_symbol"].tolist()[:2] == ["AAPL  240119C00190000", "SPX   110121P01200000"]
     assert fr.iloc[0]["strike"] == 190.0 and fr.iloc[0]["quote_ts"] == utc("2024-01-02 21:00")
     assert fr.iloc[1][["vendor_iv", "vendor_delta"]].isna().all()  # -99.99 = missing
     assert batch.bad["malformed_number"].tolist() == [False, False, True]
@@ -538,10 +561,12 @@ def test_generic_optionmetrics_layout(tmp_path):
 
 def test_generic_polygon_layout(tmp_path):
     f = tmp_path / "quotes.csv"
-    f.write_text("ticker,ask_exchange,ask_price,ask_size,bid_exchange,bid_price,bid_size,"
-                 "sequence_number,sip_timestamp\n"
-                 "O:SPXW240119P04700000,301,10.6,10,302,10.5,12,1,1704213000123456789\n"
-                 "O:AAPL240119C00190000,301,1.6,10,302,1.5,12,2,later\n")
+    f.write_text(
+        "ticker,ask_exchange,ask_price,ask_size,bid_exchange,bid_price,bid_size,"
+        "sequence_number,sip_timestamp\n"
+        "O:SPXW240119P04700000,301,10.6,10,302,10.5,12,1,1704213000123456789\n"
+        "O:AAPL240119C00190000,301,1.6,10,302,1.5,12,2,later\n"
+    )
     (batch,) = parse("generic-polygon", f)
     fr = batch.frame
     assert fr.iloc[0]["contract_symbol"] == "SPXW  240119P04700000"
@@ -561,10 +586,12 @@ def test_generic_canonical_header_errors(tmp_path):
 # round trip through the engine: every record of a file is loaded, duplicate or quarantined
 # --------------------------------------------------------------------------------------------
 
-INSTRUMENTS = ("symbol,name,asset_class,option_exercise_style,source\n"
-               "SPX,S&P 500 index,index,E,test\nVIX,Cboe VIX,index,E,test\n"
-               "SPY,SPDR S&P 500 ETF,etf,A,test\nVXX,iPath VIX ETN,etn,A,test\n"
-               "IBM,IBM,equity,A,test\nGOOG,Alphabet C,equity,A,test\n")
+INSTRUMENTS = (
+    "symbol,name,asset_class,option_exercise_style,source\n"
+    "SPX,S&P 500 index,index,E,test\nVIX,Cboe VIX,index,E,test\n"
+    "SPY,SPDR S&P 500 ETF,etf,A,test\nVXX,iPath VIX ETN,etn,A,test\n"
+    "IBM,IBM,equity,A,test\nGOOG,Alphabet C,equity,A,test\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -575,8 +602,7 @@ def loaded_refs(warehouse_db, real, tmp_path_factory) -> None:
     f.write_text(INSTRUMENTS)
     (rep,) = load_path("ref-instruments", f, progress=False)
     assert rep.status == "loaded", rep.error
-    (rep,) = load_path("sp500_constituents", sample(real, f"{SP}/constituents.csv"),
-                       progress=False)
+    (rep,) = load_path("sp500_constituents", sample(real, f"{SP}/constituents.csv"), progress=False)
     assert rep.status == "loaded", rep.error
 
 
@@ -586,27 +612,48 @@ def _zip_records(path: Path) -> int:
 
 ROUND_TRIP = [
     # (source, sample, independent record count, expected quarantine reasons)
-    ("lean", f"{LEAN}/option/usa/universes/spy/20240105.csv",
-     lambda p: len(csv_rows(p)), {"malformed_number": 1}),
+    (
+        "lean",
+        f"{LEAN}/option/usa/universes/spy/20240105.csv",
+        lambda p: len(csv_rows(p)),
+        {"malformed_number": 1},
+    ),
     ("lean", f"{LEAN}/equity/usa/tick/ibm/20131007_trade.zip", _zip_records, None),
     ("lean", f"{LEAN}/indexoption/usa/minute/spxw/20210105_quote_european.zip", None, None),
-    ("ivolatility", f"{IVOL}/RawIV_5day_sample.csv.gz", lambda p: len(csv_rows(p)),
-     {"zero_ask": 1}),
-    ("cboe", f"{CBOE}/SPX-Options-24jan2011.csv", lambda p: 2 * len(csv_rows(p, skip=3)),
-     None),
-    ("datashop", f"{OPT}/vix_options_cboe_datashop_20160601.csv",
-     lambda p: 2 * len(csv_rows(p)), None),
-    ("headlines", "news_sentiment_labelled/twitter_financial_news_sent_valid.csv.gz",
-     lambda p: len(csv_rows(p)), {}),
-    ("generic-yahoo", "pypi_package_datasets/pandas_datareader_yahoo_options1_AAPL_20160906.json",
-     lambda p: 76, {}),
+    (
+        "ivolatility",
+        f"{IVOL}/RawIV_5day_sample.csv.gz",
+        lambda p: len(csv_rows(p)),
+        {"zero_ask": 1},
+    ),
+    ("cboe", f"{CBOE}/SPX-Options-24jan2011.csv", lambda p: 2 * len(csv_rows(p, skip=3)), None),
+    (
+        "datashop",
+        f"{OPT}/vix_options_cboe_datashop_20160601.csv",
+        lambda p: 2 * len(csv_rows(p)),
+        None,
+    ),
+    (
+        "headlines",
+        "news_sentiment_labelled/twitter_financial_news_sent_valid.csv.gz",
+        lambda p: len(csv_rows(p)),
+        {},
+    ),
+    (
+        "generic-yahoo",
+        "pypi_package_datasets/pandas_datareader_yahoo_options1_AAPL_20160906.json",
+        lambda p: 76,
+        {},
+    ),
 ]
 
 
-@pytest.mark.parametrize(("source", "rel", "count", "reasons"), ROUND_TRIP,
-                         ids=[f"{s}:{Path(r).name}" for s, r, _, _ in ROUND_TRIP])
-def test_round_trip_accounts_for_every_record(source, rel, count, reasons, real, loaded_refs,
-                                              conn):
+@pytest.mark.parametrize(
+    ("source", "rel", "count", "reasons"),
+    ROUND_TRIP,
+    ids=[f"{s}:{Path(r).name}" for s, r, _, _ in ROUND_TRIP],
+)
+def test_round_trip_accounts_for_every_record(source, rel, count, reasons, real, loaded_refs, conn):
     from psycopg import sql
 
     from warehouse.loaders.engine import load_path
@@ -620,14 +667,21 @@ def test_round_trip_accounts_for_every_record(source, rel, count, reasons, real,
     assert rep.rows_loaded > 0
     if reasons is not None:
         assert dict(rep.quarantined_by_reason) == reasons
-    q = conn.execute("SELECT count(*), count(*) FILTER (WHERE raw_record = '') "
-                     "FROM raw.quarantine WHERE load_id = %s", (rep.load_id,)).fetchone()
+    q = conn.execute(
+        "SELECT count(*), count(*) FILTER (WHERE raw_record = '') "
+        "FROM raw.quarantine WHERE load_id = %s",
+        (rep.load_id,),
+    ).fetchone()
     assert q == (rep.rows_quarantined, 0)  # every quarantined record keeps its text
     for table, n in rep.rows_by_table.items():
         if table.startswith("raw."):
             schema, name = table.split(".")
-            got = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE load_id = %s").format(
-                sql.Identifier(schema, name)), (rep.load_id,)).fetchone()[0]
+            got = conn.execute(
+                sql.SQL("SELECT count(*) FROM {} WHERE load_id = %s").format(
+                    sql.Identifier(schema, name)
+                ),
+                (rep.load_id,),
+            ).fetchone()[0]
             assert got == n
 
 
@@ -643,14 +697,16 @@ def test_round_trip_values_and_rates(real, loaded_refs, conn):
     row = conn.execute(
         "SELECT bid, ask, expiration, underlying FROM raw.option_quotes "
         "WHERE contract_symbol = 'SPXW  110128C01075000' "
-        "AND quote_ts = '2011-01-24 19:03:00+00'").fetchone()
+        "AND quote_ts = '2011-01-24 19:03:00+00'"
+    ).fetchone()
     first = csv_rows(spx, skip=3)[0]
     assert row == (float(first[3]), float(first[4]), pd.Timestamp("2011-01-28").date(), "SPX")
     quarantined = conn.execute(
         "SELECT q.line_no, q.reason, q.raw_record FROM raw.quarantine q "
         "JOIN raw.load_reports r USING (load_id) WHERE r.file_path LIKE %s",
-        ("%/spy/20240105.csv",)).fetchall()
+        ("%/spy/20240105.csv",),
+    ).fetchall()
     if quarantined:  # loaded by the round-trip case above
         lines = text_of(sample(real, f"{LEAN}/option/usa/universes/spy/20240105.csv"))
-        (line_no, reason, raw), = quarantined
+        ((line_no, reason, raw),) = quarantined
         assert reason == "malformed_number" and raw == lines.splitlines()[line_no - 1]

@@ -80,21 +80,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="warehouse", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    db = sub.add_parser("db", help="provision, start, stop or inspect the local warehouse",
-                        description="up: install (if needed), start, migrate and grant; "
-                        "down: stop the cluster; status: connectivity and versions.")
+    db = sub.add_parser(
+        "db",
+        help="provision, start, stop or inspect the local warehouse",
+        description="up: install (if needed), start, migrate and grant; "
+        "down: stop the cluster; status: connectivity and versions.",
+    )
     db.add_argument("action", choices=["up", "down", "status"])
     db.set_defaults(func=_db)
 
     dsn = sub.add_parser("dsn", help="print the libpq URI of the running warehouse")
-    dsn.add_argument("--role", default="pipeline",
-                     choices=["admin", "pipeline", "analyst", "worker"])
+    dsn.add_argument(
+        "--role", default="pipeline", choices=["admin", "pipeline", "analyst", "worker"]
+    )
     dsn.set_defaults(func=_dsn)
 
-    load = sub.add_parser("load", help="load a file or folder of a source format",
-                          description="Bulk-load through COPY with validation and quarantine. "
-                          "Idempotent: a file already loaded (same bytes) is skipped. "
-                          "`warehouse sources` lists the formats.")
+    load = sub.add_parser(
+        "load",
+        help="load a file or folder of a source format",
+        description="Bulk-load through COPY with validation and quarantine. "
+        "Idempotent: a file already loaded (same bytes) is skipped. "
+        "`warehouse sources` lists the formats.",
+    )
     load.add_argument("source", help="source format (see `warehouse sources`)")
     load.add_argument("path", help="file or folder")
     load.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -103,8 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     srcs = sub.add_parser("sources", help="list the loadable source formats")
     srcs.set_defaults(func=_sources)
 
-    simp = sub.add_parser("simulate", help="write a deterministic simulated market to files",
-                          description="Same arguments, same bytes (numpy PCG64).")
+    simp = sub.add_parser(
+        "simulate",
+        help="write a deterministic simulated market to files",
+        description="Same arguments, same bytes (numpy PCG64).",
+    )
     try:
         from warehouse import sim
 
@@ -113,20 +123,28 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     simp.set_defaults(func=_simulate)
 
-    ret = sub.add_parser("retention", help="drop raw hypertable chunks older than an interval",
-                         description="Housekeeping with TimescaleDB drop_chunks.")
+    ret = sub.add_parser(
+        "retention",
+        help="drop raw hypertable chunks older than an interval",
+        description="Housekeeping with TimescaleDB drop_chunks.",
+    )
     ret.add_argument("--older-than", required=True, help="interval, e.g. '400 days'")
     ret.add_argument("--table", action="append", help="raw hypertable (default: all)")
     ret.add_argument("--dry-run", action="store_true", help="list the chunks, drop nothing")
     ret.set_defaults(func=_retention)
 
-    dbt = sub.add_parser("dbt", help="run dbt with the warehouse's connection settings",
-                         description="Everything after `dbt` is passed to dbt, e.g. "
-                         "`warehouse dbt build --select staging`.")
+    dbt = sub.add_parser(
+        "dbt",
+        help="run dbt with the warehouse's connection settings",
+        description="Everything after `dbt` is passed to dbt, e.g. "
+        "`warehouse dbt build --select staging`.",
+    )
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
     dbt.set_defaults(func=_dbt)
 
-    demo = sub.add_parser("demo", help="simulate, load, build and summarise (what `make demo` runs)")
+    demo = sub.add_parser(
+        "demo", help="simulate, load, build and summarise (what `make demo` runs)"
+    )
     demo.add_argument("--preset", default="demo")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--no-real", action="store_true", help="skip the real samples folder")

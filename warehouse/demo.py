@@ -41,8 +41,10 @@ def _done(t0: float, reports: list[LoadReport] | None = None) -> None:
         quarantined = sum(r.rows_quarantined for r in reports)
         skipped = sum(r.status == "skipped_already_loaded" for r in reports)
         failed = [r for r in reports if r.status == "failed"]
-        extra = (f": {len(reports)} files, {loaded:,} rows loaded, {quarantined:,} quarantined, "
-                 f"{skipped} already loaded, {len(failed)} failed")
+        extra = (
+            f": {len(reports)} files, {loaded:,} rows loaded, {quarantined:,} quarantined, "
+            f"{skipped} already loaded, {len(failed)} failed"
+        )
         for r in failed:
             print(f"   FAILED {r.error}")
     print(f"   done in {time.perf_counter() - t0:.1f}s{extra}", flush=True)
@@ -91,5 +93,6 @@ def run_demo(preset: str = "demo", seed: int = 7, real: bool = True) -> int:
 
     with connect("pipeline") as conn:
         print_summary(conn)
-    print(f"\nTotal {time.perf_counter() - t_start:.1f}s. Query it: psql \"$(.venv/bin/warehouse dsn --role analyst)\"")
+    print(f"\nTotal {time.perf_counter() - t_start:.1f}s.")
+    print('Query it: psql "$(.venv/bin/warehouse dsn --role analyst)"')
     return code

@@ -6,13 +6,24 @@ import psycopg
 from psycopg import sql
 
 SUMMARY_TABLES = (
-    "raw.equity_trades", "raw.equity_quotes", "raw.equity_bars", "raw.option_quotes",
-    "raw.news", "raw.sentiment_benchmark", "ref.instruments", "ref.option_contracts",
-    "ref.trading_calendar", "ref.rates", "ref.dividends", "ref.earnings",
+    "raw.equity_trades",
+    "raw.equity_quotes",
+    "raw.equity_bars",
+    "raw.option_quotes",
+    "raw.news",
+    "raw.sentiment_benchmark",
+    "ref.instruments",
+    "ref.option_contracts",
+    "ref.trading_calendar",
+    "ref.rates",
+    "ref.dividends",
+    "ref.earnings",
 )
 
 
-def table_counts(conn: psycopg.Connection, tables: tuple[str, ...] = SUMMARY_TABLES) -> dict[str, int]:
+def table_counts(
+    conn: psycopg.Connection, tables: tuple[str, ...] = SUMMARY_TABLES
+) -> dict[str, int]:
     out = {}
     for t in tables:
         schema, _, rel = t.partition(".")

@@ -46,7 +46,8 @@ def apply_grants(conn: psycopg.Connection) -> None:
             "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {}"
         ).format(pipeline, ops, worker),
         sql.SQL(
-            "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT USAGE, SELECT ON SEQUENCES TO {}"
+            "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} "
+            "GRANT USAGE, SELECT ON SEQUENCES TO {}"
         ).format(pipeline, ops, worker),
     ]
     with conn.transaction():

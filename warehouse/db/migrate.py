@@ -47,7 +47,9 @@ def migrate(conn: psycopg.Connection) -> list[str]:
                    sha256     text NOT NULL,
                    applied_at timestamptz NOT NULL DEFAULT now())"""
         )
-        applied = dict(conn.execute("SELECT version, sha256 FROM meta.schema_migrations").fetchall())
+        applied = dict(
+            conn.execute("SELECT version, sha256 FROM meta.schema_migrations").fetchall()
+        )
     done: list[str] = []
     for m in migrations():
         if m.version in applied:

@@ -10,12 +10,18 @@ from psycopg import sql
 
 from warehouse.db.connect import connect
 
-RAW_HYPERTABLES = ("raw.equity_trades", "raw.equity_quotes", "raw.equity_bars",
-                   "raw.option_quotes", "raw.news")
+RAW_HYPERTABLES = (
+    "raw.equity_trades",
+    "raw.equity_quotes",
+    "raw.equity_bars",
+    "raw.option_quotes",
+    "raw.news",
+)
 
 
-def drop_old_chunks(older_than: str, tables: list[str] | None = None,
-                    dry_run: bool = False) -> dict[str, list[str]]:
+def drop_old_chunks(
+    older_than: str, tables: list[str] | None = None, dry_run: bool = False
+) -> dict[str, list[str]]:
     """Drop (or list, with ``dry_run``) chunks entirely older than ``older_than`` ago."""
     tables = tables or list(RAW_HYPERTABLES)
     unknown = set(tables) - set(RAW_HYPERTABLES)
@@ -27,6 +33,7 @@ def drop_old_chunks(older_than: str, tables: list[str] | None = None,
             schema, _, rel = t.partition(".")
             fn = "show_chunks" if dry_run else "drop_chunks"
             q = sql.SQL("SELECT {}(%s::regclass, older_than => now() - %s::interval)::text").format(
-                sql.Identifier(fn))
+                sql.Identifier(fn)
+            )
             out[t] = [r[0] for r in conn.execute(q, (f"{schema}.{rel}", older_than))]
     return out

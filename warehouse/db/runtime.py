@@ -51,7 +51,10 @@ def up() -> list[str]:
     with connect("pipeline") as conn:
         applied = migrate(conn)
         apply_grants(conn)
-        if applied or not conn.execute("SELECT EXISTS (SELECT 1 FROM ref.trading_calendar)").fetchone()[0]:
+        if (
+            applied
+            or not conn.execute("SELECT EXISTS (SELECT 1 FROM ref.trading_calendar)").fetchone()[0]
+        ):
             refresh_trading_calendar(conn)
     return applied
 
@@ -98,9 +101,14 @@ def recreate_database(name: str) -> None:
     s = settings()
     admin_dsn = s.dsn("admin").rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
-            sql.Identifier(name), sql.Identifier(s.user("pipeline"))))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(name), sql.Identifier(s.user("pipeline"))
+            )
+        )
     db_dsn = s.dsn("admin").rsplit("/", 1)[0] + "/" + name
     with psycopg.connect(db_dsn, autocommit=True) as conn:
         for ext in ("timescaledb", "vector", "plpython3u"):

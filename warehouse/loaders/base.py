@@ -14,28 +14,28 @@ import pandas as pd
 
 # Reason codes, in the order they are checked (the first failing one is the row's `reason`).
 REASONS: tuple[str, ...] = (
-    "truncated_line",          # last line of a file cut short
-    "wrong_column_count",      # a line with more or fewer fields than the header (blank lines too)
-    "malformed_number",        # a numeric field that does not parse
-    "malformed_timestamp",     # a date/time field that does not parse
-    "missing_required",        # a NOT NULL field is empty
-    "nonpositive_strike",      # strike <= 0
-    "bad_occ_symbol",          # option symbol that is not valid OCC/OSI
-    "occ_field_mismatch",      # OCC symbol disagrees with the row's expiry/strike/right
-    "unknown_underlying",      # underlying/symbol not in ref.instruments
-    "negative_price",          # bid, ask, last or trade price < 0
-    "crossed_quote",           # ask < bid
-    "zero_ask",                # ask == 0 (no offer: not a market)
-    "iv_out_of_range",         # vendor IV outside (0, 5)
-    "delta_out_of_range",      # |vendor delta| > 1
-    "negative_gamma",          # vendor gamma < 0
-    "negative_oi_volume",      # open interest or volume < 0
-    "negative_size",           # trade/quote size < 0 or trade size == 0
-    "expiry_before_quote",     # expiration date earlier than the quote's date
-    "ts_outside_file_day",     # timestamp not on the trading day the file is for
-    "ts_outside_session",      # timestamp outside the exchange session
-    "bad_value",               # a categorical field with a value outside its domain
-    "duplicate_key_in_file",   # second and later rows with the same natural key in one file
+    "truncated_line",  # last line of a file cut short
+    "wrong_column_count",  # a line with more or fewer fields than the header (blank lines too)
+    "malformed_number",  # a numeric field that does not parse
+    "malformed_timestamp",  # a date/time field that does not parse
+    "missing_required",  # a NOT NULL field is empty
+    "nonpositive_strike",  # strike <= 0
+    "bad_occ_symbol",  # option symbol that is not valid OCC/OSI
+    "occ_field_mismatch",  # OCC symbol disagrees with the row's expiry/strike/right
+    "unknown_underlying",  # underlying/symbol not in ref.instruments
+    "negative_price",  # bid, ask, last or trade price < 0
+    "crossed_quote",  # ask < bid
+    "zero_ask",  # ask == 0 (no offer: not a market)
+    "iv_out_of_range",  # vendor IV outside (0, 5)
+    "delta_out_of_range",  # |vendor delta| > 1
+    "negative_gamma",  # vendor gamma < 0
+    "negative_oi_volume",  # open interest or volume < 0
+    "negative_size",  # trade/quote size < 0 or trade size == 0
+    "expiry_before_quote",  # expiration date earlier than the quote's date
+    "ts_outside_file_day",  # timestamp not on the trading day the file is for
+    "ts_outside_session",  # timestamp outside the exchange session
+    "bad_value",  # a categorical field with a value outside its domain
+    "duplicate_key_in_file",  # second and later rows with the same natural key in one file
 )
 
 

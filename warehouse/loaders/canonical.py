@@ -26,9 +26,14 @@ def convert_canonical(text: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame
     """String columns -> typed canonical columns, plus a frame of per-row reason flags."""
     n = len(text)
     out = pd.DataFrame(index=text.index)
-    bad = pd.DataFrame({"malformed_number": np.zeros(n, bool),
-                        "malformed_timestamp": np.zeros(n, bool),
-                        "bad_value": np.zeros(n, bool)}, index=text.index)
+    bad = pd.DataFrame(
+        {
+            "malformed_number": np.zeros(n, bool),
+            "malformed_timestamp": np.zeros(n, bool),
+            "bad_value": np.zeros(n, bool),
+        },
+        index=text.index,
+    )
     for col, kind in spec.columns:
         if col not in text:
             continue
@@ -51,7 +56,9 @@ def convert_canonical(text: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame
             out[col] = low.map(lambda v: True if v in TRUE else False if v in FALSE else None)
             bad["bad_value"] |= present & ~low.isin(TRUE | FALSE).to_numpy()
         elif kind == "text[]":
-            out[col] = s.map(lambda v: [] if v is None else [x.strip() for x in str(v).split("|") if x.strip()])
+            out[col] = s.map(
+                lambda v: [] if v is None else [x.strip() for x in str(v).split("|") if x.strip()]
+            )
         else:
             out[col] = s
     return out, bad
@@ -65,8 +72,14 @@ def canonical_csv_batch(path: Path, spec: TableSpec, file_day=None) -> Batch:
         raise LoadError(f"{path}: missing required column(s) {', '.join(missing)} for {spec.name}")
     frame, bad = convert_canonical(result.frame, spec)
     frame["_line"] = result.frame["_line"].to_numpy()
-    return Batch(spec.name, frame, result.rejects, bad, file_day=file_day,
-                 raw_lookup=result.index.lookup if result.index else None)
+    return Batch(
+        spec.name,
+        frame,
+        result.rejects,
+        bad,
+        file_day=file_day,
+        raw_lookup=result.index.lookup if result.index else None,
+    )
 
 
 @dataclass
@@ -86,8 +99,15 @@ class CanonicalCsvSource:
         yield canonical_csv_batch(path, TABLES[self.table])
 
 
-for _name, _table in (("ref-instruments", "ref.instruments"), ("ref-rates", "ref.rates"),
-                      ("ref-dividends", "ref.dividends"), ("ref-earnings", "ref.earnings"),
-                      ("canonical-news", "raw.news")):
-    register_source(CanonicalCsvSource(
-        _name, _table, f"CSV with the canonical columns of {_table} (one header row)"))
+for _name, _table in (
+    ("ref-instruments", "ref.instruments"),
+    ("ref-rates", "ref.rates"),
+    ("ref-dividends", "ref.dividends"),
+    ("ref-earnings", "ref.earnings"),
+    ("canonical-news", "raw.news"),
+):
+    register_source(
+        CanonicalCsvSource(
+            _name, _table, f"CSV with the canonical columns of {_table} (one header row)"
+        )
+    )

@@ -63,24 +63,33 @@ def column_types(conn: psycopg.Connection, table: str) -> dict[str, str]:
 
 def _array(series: pd.Series, pgtype: str) -> pa.Array:
     if pgtype == "timestamp with time zone":
-        return pa.array(pd.to_datetime(series, utc=True).dt.as_unit("us"),
-                        type=BINARY_TYPES[pgtype])
+        return pa.array(
+            pd.to_datetime(series, utc=True).dt.as_unit("us"), type=BINARY_TYPES[pgtype]
+        )
     if pgtype == "date":
         return pa.array(pd.to_datetime(series).dt.date, type=pa.date32(), from_pandas=True)
     if pgtype in ("bigint", "integer", "smallint"):
         return pa.array(pd.to_numeric(series).astype("Int64"), from_pandas=True).cast(
-            BINARY_TYPES[pgtype])
+            BINARY_TYPES[pgtype]
+        )
     if pgtype == "double precision":
-        return pa.array(pd.to_numeric(series).astype("float64"), type=pa.float64(),
-                        from_pandas=True)
+        return pa.array(
+            pd.to_numeric(series).astype("float64"), type=pa.float64(), from_pandas=True
+        )
     if pgtype == "boolean":
         return pa.array(series.astype("boolean"), type=pa.bool_(), from_pandas=True)
     if pgtype == "text[]":
-        return pa.array([None if v is None or (isinstance(v, float) and np.isnan(v)) else
-                         [str(x) for x in v] for v in series], type=pa.list_(pa.string()))
+        return pa.array(
+            [
+                None if v is None or (isinstance(v, float) and np.isnan(v)) else [str(x) for x in v]
+                for v in series
+            ],
+            type=pa.list_(pa.string()),
+        )
     if pgtype in ("json", "jsonb"):
-        return pa.array([None if v is None else json.dumps(v, default=str) for v in series],
-                        type=pa.string())
+        return pa.array(
+            [None if v is None else json.dumps(v, default=str) for v in series], type=pa.string()
+        )
     values = series.astype(object).where(series.notna(), None)
     return pa.array(values, type=pa.string(), from_pandas=True)
 
@@ -114,12 +123,18 @@ def _csv_blocks(table: pa.Table) -> Iterator[bytes]:
         yield buf.getvalue()
 
 
-def copy_arrow(cur: psycopg.Cursor, target: sql.Composable, table: pa.Table,
-               types: dict[str, str], progress=None) -> int:
+def copy_arrow(
+    cur: psycopg.Cursor,
+    target: sql.Composable,
+    table: pa.Table,
+    types: dict[str, str],
+    progress=None,
+) -> int:
     """COPY an Arrow table into ``target`` (binary where every type allows); returns rows."""
     binary = all(types[c] in BINARY_TYPES for c in table.column_names)
     stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT {})").format(
-        target, sql.SQL(", ").join(sql.Identifier(c) for c in table.column_names),
+        target,
+        sql.SQL(", ").join(sql.Identifier(c) for c in table.column_names),
         sql.SQL("binary" if binary else "csv"),
     )
     blocks = _binary_blocks(table) if binary else _csv_blocks(table)
@@ -131,12 +146,18 @@ def copy_arrow(cur: psycopg.Cursor, target: sql.Composable, table: pa.Table,
     return table.num_rows
 
 
-def copy_frame(conn: psycopg.Connection, table_name: str, frame: pd.DataFrame,
-               target: sql.Composable | None = None, progress=None) -> int:
+def copy_frame(
+    conn: psycopg.Connection,
+    table_name: str,
+    frame: pd.DataFrame,
+    target: sql.Composable | None = None,
+    progress=None,
+) -> int:
     """COPY the columns of ``frame`` that exist in ``table_name`` into it (or into ``target``,
     a table shaped like it)."""
     types = column_types(conn, table_name)
     cols = [c for c in types if c in frame.columns]
     with conn.cursor() as cur:
-        return copy_arrow(cur, target or qualified(table_name), to_arrow(frame, cols, types),
-                          types, progress)
+        return copy_arrow(
+            cur, target or qualified(table_name), to_arrow(frame, cols, types), types, progress
+        )

@@ -74,8 +74,9 @@ def source_files(source: Source, path: Path) -> list[Path]:
     return files
 
 
-def load_path(source_name: str, path: Path, *, progress: bool = True,
-              conn: psycopg.Connection | None = None) -> list[LoadReport]:
+def load_path(
+    source_name: str, path: Path, *, progress: bool = True, conn: psycopg.Connection | None = None
+) -> list[LoadReport]:
     """Load a file or folder of one source. Failed files are reported, not raised.
 
     Returns one report per file. A folder is expanded by the source into its files.
@@ -86,8 +87,14 @@ def load_path(source_name: str, path: Path, *, progress: bool = True,
     conn = conn or connect("pipeline")
     try:
         reports = []
-        bar = tqdm(files, desc=f"load {source_name}", unit="file",
-                   disable=not progress or len(files) < 2, leave=False)
+        # progress bars show on a terminal only (disable=None), for folders and big files
+        bar = tqdm(
+            files,
+            desc=f"load {source_name}",
+            unit="file",
+            disable=None if progress and len(files) > 1 else True,
+            leave=False,
+        )
         for f in bar:
             reports.append(load_file(conn, source, f, progress=progress))
         register_contracts(conn, [r.contracts for r in reports if r.contracts is not None])
@@ -97,7 +104,9 @@ def load_path(source_name: str, path: Path, *, progress: bool = True,
             conn.close()
 
 
-def load_file(conn: psycopg.Connection, source: Source, path: Path, *, progress: bool = True) -> LoadReport:
+def load_file(
+    conn: psycopg.Connection, source: Source, path: Path, *, progress: bool = True
+) -> LoadReport:
     t0 = time.perf_counter()
     started = datetime.now(UTC)
     report = LoadReport(source=source.name, file_path=str(path))
@@ -120,9 +129,14 @@ def load_file(conn: psycopg.Connection, source: Source, path: Path, *, progress:
         with conn.transaction():
             report.load_id = _write_report(conn, report, sha, nbytes, started, commit=False)
             known = _known_symbols(conn)
-            bar = tqdm(total=sum(_estimate_bytes(b) for b in batches), unit="B", unit_scale=True,
-                       desc=path.name, leave=False,
-                       disable=not progress or nbytes < PROGRESS_MIN_BYTES)
+            bar = tqdm(
+                total=sum(_estimate_bytes(b) for b in batches),
+                unit="B",
+                unit_scale=True,
+                desc=path.name,
+                leave=False,
+                disable=None if progress and nbytes >= PROGRESS_MIN_BYTES else True,
+            )
             with bar:
                 for batch in batches:
                     _load_batch(conn, source, path, batch, report, known, bar)
@@ -139,7 +153,9 @@ def load_file(conn: psycopg.Connection, source: Source, path: Path, *, progress:
     except Exception as exc:  # any failure: roll back the whole file, record why
         conn.rollback()
         report.status = "failed"
-        report.error = str(exc) if isinstance(exc, LoadError) else f"{path}: {type(exc).__name__}: {exc}"
+        report.error = (
+            str(exc) if isinstance(exc, LoadError) else f"{path}: {type(exc).__name__}: {exc}"
+        )
         report.load_id = None
         report.rows_loaded = report.rows_duplicate = report.rows_quarantined = 0
         report.quarantined_by_reason.clear()
@@ -157,8 +173,9 @@ def _known_symbols(conn: psycopg.Connection) -> frozenset[str]:
     return frozenset(r[0] for r in conn.execute("SELECT symbol FROM ref.instruments"))
 
 
-def _load_batch(conn, source: Source, path: Path, batch: Batch, report: LoadReport,
-                known: frozenset[str], bar) -> None:
+def _load_batch(
+    conn, source: Source, path: Path, batch: Batch, report: LoadReport, known: frozenset[str], bar
+) -> None:
     if batch.table not in TABLES:
         raise LoadError(f"{path}: parser produced rows for unregistered table {batch.table!r}")
     spec = TABLES[batch.table]
@@ -202,16 +219,28 @@ def _load_batch(conn, source: Source, path: Path, batch: Batch, report: LoadRepo
     report.rows_duplicate += duplicate
     report.rows_by_table[spec.name] += loaded
     if spec.name == "raw.option_quotes" and len(good):
-        seen = (good.groupby("contract_symbol", sort=False)
-                .agg(underlying=("underlying", "first"), expiration=("expiration", "first"),
-                     option_right=("option_right", "first"), strike=("strike", "first"),
-                     first_seen=("quote_ts", "min"))
-                .reset_index())
+        seen = (
+            good.groupby("contract_symbol", sort=False)
+            .agg(
+                underlying=("underlying", "first"),
+                expiration=("expiration", "first"),
+                option_right=("option_right", "first"),
+                strike=("strike", "first"),
+                first_seen=("quote_ts", "min"),
+            )
+            .reset_index()
+        )
         report.contracts = seen if report.contracts is None else pd.concat([report.contracts, seen])
 
 
-def _write_quarantine(conn, report: LoadReport, source: Source, path: Path, spec: TableSpec,
-                      rows: list[tuple[int | None, str, list[str], str]]) -> None:
+def _write_quarantine(
+    conn,
+    report: LoadReport,
+    source: Source,
+    path: Path,
+    spec: TableSpec,
+    rows: list[tuple[int | None, str, list[str], str]],
+) -> None:
     if not rows:
         return
     frame = pd.DataFrame(rows, columns=["line_no", "reason", "reasons", "raw_record"])
@@ -236,16 +265,25 @@ def _append(conn, spec: TableSpec, good: pd.DataFrame, table, types, bar) -> tup
             "SELECT EXISTS (SELECT 1 FROM {} WHERE {} BETWEEN %s AND %s AND {} = ANY(%s))"
         ).format(target, sql.Identifier(spec.time_col), sql.Identifier(spec.probe_col))
         keys = good[spec.probe_col].dropna().unique().tolist()
-        overlap = conn.execute(probe, (ts.min().to_pydatetime(), ts.max().to_pydatetime(), keys)).fetchone()[0]
+        overlap = conn.execute(
+            probe, (ts.min().to_pydatetime(), ts.max().to_pydatetime(), keys)
+        ).fetchone()[0]
     with conn.cursor() as cur:
         if not overlap:
             return copyio.copy_arrow(cur, target, table, types, bar), 0
         stage = sql.Identifier("_stage_" + spec.name.replace(".", "_"))
-        cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(stage, target))
+        cur.execute(
+            sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
+                stage, target
+            )
+        )
         copyio.copy_arrow(cur, stage, table, types, bar)
         cols = sql.SQL(", ").join(sql.Identifier(c) for c in table.column_names)
-        cur.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(
-            target, cols, cols, stage))
+        cur.execute(
+            sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(
+                target, cols, cols, stage
+            )
+        )
         inserted = cur.rowcount
         cur.execute(sql.SQL("DROP TABLE {}").format(stage))
     return inserted, table.num_rows - inserted
@@ -259,19 +297,30 @@ def _upsert(conn, spec: TableSpec, table, types, bar) -> int:
     cols = table.column_names
     updates = [c for c in cols if c not in spec.key]
     with conn.cursor() as cur:
-        cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(stage, target))
+        cur.execute(
+            sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
+                stage, target
+            )
+        )
         copyio.copy_arrow(cur, stage, table, types, bar)
         action = (
-            sql.SQL("DO UPDATE SET ") + sql.SQL(", ").join(
-                sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c)) for c in updates
+            sql.SQL("DO UPDATE SET ")
+            + sql.SQL(", ").join(
+                sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c))
+                for c in updates
             )
-            if updates else sql.SQL("DO NOTHING")
+            if updates
+            else sql.SQL("DO NOTHING")
         )
         collist = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
         cur.execute(
             sql.SQL("INSERT INTO {t} ({c}) SELECT {c} FROM {s} ON CONFLICT ({k}) ").format(
-                t=target, c=collist, s=stage, k=sql.SQL(", ").join(sql.Identifier(k) for k in spec.key)
-            ) + action
+                t=target,
+                c=collist,
+                s=stage,
+                k=sql.SQL(", ").join(sql.Identifier(k) for k in spec.key),
+            )
+            + action
         )
         cur.execute(sql.SQL("DROP TABLE {}").format(stage))
     return table.num_rows
@@ -292,21 +341,39 @@ def register_contracts(conn: psycopg.Connection, seen: list[pd.DataFrame]) -> in
     if not seen:
         return 0
     frame = pd.concat(seen, ignore_index=True)
-    frame = (frame.groupby("contract_symbol", sort=False)
-             .agg(underlying=("underlying", "first"), expiration=("expiration", "first"),
-                  option_right=("option_right", "first"), strike=("strike", "first"),
-                  first_seen=("first_seen", "min"))
-             .reset_index())
+    frame = (
+        frame.groupby("contract_symbol", sort=False)
+        .agg(
+            underlying=("underlying", "first"),
+            expiration=("expiration", "first"),
+            option_right=("option_right", "first"),
+            strike=("strike", "first"),
+            first_seen=("first_seen", "min"),
+        )
+        .reset_index()
+    )
     frame["root"] = parse_occ(frame["contract_symbol"])["root"].to_numpy()
-    types = {"contract_symbol": "text", "root": "text", "underlying": "text",
-             "expiration": "date", "option_right": "text", "strike": "double precision",
-             "first_seen": "timestamp with time zone"}
+    types = {
+        "contract_symbol": "text",
+        "root": "text",
+        "underlying": "text",
+        "expiration": "date",
+        "option_right": "text",
+        "strike": "double precision",
+        "first_seen": "timestamp with time zone",
+    }
     with conn.transaction(), conn.cursor() as cur:
-        cur.execute("CREATE TEMP TABLE _seen_contracts (contract_symbol text, root text, "
-                    "underlying text, expiration date, option_right text, strike float8, "
-                    "first_seen timestamptz) ON COMMIT DROP")
-        copyio.copy_arrow(cur, sql.Identifier("_seen_contracts"),
-                          copyio.to_arrow(frame, list(types), types), types)
+        cur.execute(
+            "CREATE TEMP TABLE _seen_contracts (contract_symbol text, root text, "
+            "underlying text, expiration date, option_right text, strike float8, "
+            "first_seen timestamptz) ON COMMIT DROP"
+        )
+        copyio.copy_arrow(
+            cur,
+            sql.Identifier("_seen_contracts"),
+            copyio.to_arrow(frame, list(types), types),
+            types,
+        )
         cur.execute(
             """INSERT INTO ref.option_contracts
                    (contract_symbol, root, underlying, expiration, option_right, strike,
@@ -324,8 +391,9 @@ def register_contracts(conn: psycopg.Connection, seen: list[pd.DataFrame]) -> in
     return added
 
 
-def _write_report(conn, report: LoadReport, sha: str, nbytes: int, started: datetime,
-                  commit: bool = True) -> int:
+def _write_report(
+    conn, report: LoadReport, sha: str, nbytes: int, started: datetime, commit: bool = True
+) -> int:
     load_id = conn.execute(
         """INSERT INTO raw.load_reports
                (source, file_path, file_sha256, file_bytes, status, started_at, error)
@@ -345,9 +413,15 @@ def _update_report(conn, report: LoadReport) -> None:
               SET rows_read = %s, rows_loaded = %s, rows_duplicate = %s, rows_quarantined = %s,
                   quarantined_by_reason = %s, rows_by_table = %s, finished_at = now()
             WHERE load_id = %s""",
-        (report.rows_read, report.rows_loaded, report.rows_duplicate, report.rows_quarantined,
-         Jsonb(dict(report.quarantined_by_reason)), Jsonb(dict(report.rows_by_table)),
-         report.load_id),
+        (
+            report.rows_read,
+            report.rows_loaded,
+            report.rows_duplicate,
+            report.rows_quarantined,
+            Jsonb(dict(report.quarantined_by_reason)),
+            Jsonb(dict(report.rows_by_table)),
+            report.load_id,
+        ),
     )
 
 

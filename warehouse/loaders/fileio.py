@@ -52,7 +52,9 @@ def read_bytes(path: Path, member: str | None = None) -> bytes:
         else:
             data = path.read_bytes()
     except (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile, OSError) as exc:
-        raise LoadError(f"{path}: unreadable or truncated archive ({type(exc).__name__}: {exc})") from exc
+        raise LoadError(
+            f"{path}: unreadable or truncated archive ({type(exc).__name__}: {exc})"
+        ) from exc
     return data
 
 
@@ -86,7 +88,7 @@ class LineIndex:
 
     def line(self, line_no: int) -> str:
         i = line_no - 1
-        return self.data[self.starts[i]:self.ends[i]].decode("utf-8", "replace").rstrip("\r")
+        return self.data[self.starts[i] : self.ends[i]].decode("utf-8", "replace").rstrip("\r")
 
     def lookup(self, line_nos: np.ndarray) -> list[str]:
         return [self.line(int(n)) for n in line_nos]
@@ -94,7 +96,7 @@ class LineIndex:
 
 @dataclass
 class CsvResult:
-    frame: pd.DataFrame          # every column as str (None for empty), plus _line
+    frame: pd.DataFrame  # every column as str (None for empty), plus _line
     rejects: list[Reject] = field(default_factory=list)
     index: LineIndex | None = None
 
@@ -127,11 +129,15 @@ def read_csv_strings(
         table = pacsv.read_csv(
             io.BytesIO(data),
             read_options=pacsv.ReadOptions(
-                use_threads=False, column_names=column_names, skip_rows=skip_rows,
+                use_threads=False,
+                column_names=column_names,
+                skip_rows=skip_rows,
                 block_size=1 << 26,
             ),
             parse_options=pacsv.ParseOptions(
-                delimiter=delimiter, invalid_row_handler=on_invalid, ignore_empty_lines=False,
+                delimiter=delimiter,
+                invalid_row_handler=on_invalid,
+                ignore_empty_lines=False,
             ),
             convert_options=_string_convert_options(data, column_names, delimiter, skip_rows),
         )
@@ -145,8 +151,9 @@ def read_csv_strings(
     for number, _expected, _actual in invalid:
         bad_lines.add(number)
         last = number == index.n_lines and not index.ends_with_newline
-        rejects.append(Reject(number, "truncated_line" if last else "wrong_column_count",
-                              index.line(number)))
+        rejects.append(
+            Reject(number, "truncated_line" if last else "wrong_column_count", index.line(number))
+        )
     all_lines = np.arange(header_lines + 1, index.n_lines + 1, dtype=np.int64)
     lines = np.setdiff1d(all_lines, np.fromiter(bad_lines, dtype=np.int64), assume_unique=True)
     if len(lines) != table.num_rows:
@@ -169,7 +176,9 @@ def read_csv_strings(
     return CsvResult(frame, rejects, index)
 
 
-def _string_convert_options(data: bytes, column_names, delimiter, skip_rows) -> pacsv.ConvertOptions:
+def _string_convert_options(
+    data: bytes, column_names, delimiter, skip_rows
+) -> pacsv.ConvertOptions:
     """Convert options that read every column as a string (header sniffed for the names)."""
     if column_names is None:
         lines = data.split(b"\n", skip_rows + 1)
@@ -178,7 +187,8 @@ def _string_convert_options(data: bytes, column_names, delimiter, skip_rows) -> 
     else:
         names = column_names
     return pacsv.ConvertOptions(
-        column_types={n: pa.string() for n in names}, strings_can_be_null=True,
+        column_types={n: pa.string() for n in names},
+        strings_can_be_null=True,
     )
 
 

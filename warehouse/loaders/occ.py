@@ -32,11 +32,18 @@ OCC_PATTERN = (
 
 # Option roots whose underlying has another symbol (index option classes: weeklies, PM-settled).
 ROOT_TO_UNDERLYING: dict[str, str] = {
-    "SPXW": "SPX", "SPXPM": "SPX", "SPXQ": "SPX", "SPT": "SPX",
-    "VIXW": "VIX", "BVZ": "VIX",
-    "NDXP": "NDX", "NQX": "NDX",
-    "RUTW": "RUT", "MRUT": "RUT",
-    "DJXW": "DJX", "XSPW": "XSP",
+    "SPXW": "SPX",
+    "SPXPM": "SPX",
+    "SPXQ": "SPX",
+    "SPT": "SPX",
+    "VIXW": "VIX",
+    "BVZ": "VIX",
+    "NDXP": "NDX",
+    "NQX": "NDX",
+    "RUTW": "RUT",
+    "MRUT": "RUT",
+    "DJXW": "DJX",
+    "XSPW": "XSP",
 }
 
 OCC_LENGTH = 21
@@ -70,29 +77,41 @@ def parse_occ(symbols: Sequence[str | None] | pd.Series | np.ndarray | pa.Array)
     width = pc.add(pc.utf8_length(root), pc.utf8_length(pad))
     pad_ok = pc.or_(pc.equal(pc.utf8_length(pad), 0), pc.equal(width, 6))
     iso = pc.binary_join_element_wise(
-        "20", pc.struct_field(parts, "yy"), "-", pc.struct_field(parts, "mm"), "-",
-        pc.struct_field(parts, "dd"), "",
+        "20",
+        pc.struct_field(parts, "yy"),
+        "-",
+        pc.struct_field(parts, "mm"),
+        "-",
+        pc.struct_field(parts, "dd"),
+        "",
     )
     expiration = pc.strptime(iso, format="%Y-%m-%d", unit="s", error_is_null=True)
     # strptime rolls impossible days over (2024-02-30 -> 03-01): require the round trip
     real_day = pc.equal(pc.strftime(expiration, format="%Y-%m-%d"), iso)
-    expiration = pc.if_else(pc.fill_null(real_day, False), expiration,
-                            pa.scalar(None, pa.timestamp("s")))
+    expiration = pc.if_else(
+        pc.fill_null(real_day, False), expiration, pa.scalar(None, pa.timestamp("s"))
+    )
     strike = pc.divide(pc.cast(pc.struct_field(parts, "strike"), pa.float64()), 1000.0)
-    valid = pc.and_(pc.and_(matched, pc.fill_null(pad_ok, False)),
-                    pc.fill_null(pc.is_valid(expiration), False))
+    valid = pc.and_(
+        pc.and_(matched, pc.fill_null(pad_ok, False)), pc.fill_null(pc.is_valid(expiration), False)
+    )
     null_str = pa.scalar(None, pa.string())
-    out = pd.DataFrame({
-        "root": pc.if_else(valid, root, null_str).to_pandas(),
-        "expiration": pd.Series(
-            pc.if_else(valid, expiration, pa.scalar(None, pa.timestamp("s"))).to_pandas(),
-            dtype="datetime64[s]",
-        ),
-        "option_right": pc.if_else(valid, pc.struct_field(parts, "right"), null_str).to_pandas(),
-        "strike": pc.if_else(valid, strike, pa.scalar(None, pa.float64()))
-        .to_numpy(zero_copy_only=False).astype(np.float64),
-        "valid": valid.to_numpy(zero_copy_only=False).astype(bool),
-    })
+    out = pd.DataFrame(
+        {
+            "root": pc.if_else(valid, root, null_str).to_pandas(),
+            "expiration": pd.Series(
+                pc.if_else(valid, expiration, pa.scalar(None, pa.timestamp("s"))).to_pandas(),
+                dtype="datetime64[s]",
+            ),
+            "option_right": pc.if_else(
+                valid, pc.struct_field(parts, "right"), null_str
+            ).to_pandas(),
+            "strike": pc.if_else(valid, strike, pa.scalar(None, pa.float64()))
+            .to_numpy(zero_copy_only=False)
+            .astype(np.float64),
+            "valid": valid.to_numpy(zero_copy_only=False).astype(bool),
+        }
+    )
     return out
 
 
@@ -121,7 +140,11 @@ def format_occ(
     root_ok = pc.fill_null(pc.match_substring_regex(roots, r"^[A-Z0-9]{1,6}$"), False)
     right_ok = pc.fill_null(pc.is_in(rights, value_set=pa.array(["C", "P"])), False)
     sym = pc.binary_join_element_wise(
-        pc.utf8_rpad(roots, width=6, padding=" "), exp_str, rights, k_str, "",
+        pc.utf8_rpad(roots, width=6, padding=" "),
+        exp_str,
+        rights,
+        k_str,
+        "",
     )
     ok = pc.and_(root_ok, right_ok)
     sym = pc.if_else(ok, sym, pa.scalar(None, pa.string()))
@@ -136,8 +159,7 @@ def normalize_occ(symbols: Sequence | pd.Series | np.ndarray | pa.Array) -> np.n
     """
     arr = pc.utf8_trim_whitespace(_as_string_array(symbols))
     parsed = parse_occ(arr)
-    fmt = format_occ(parsed["root"], parsed["expiration"], parsed["option_right"],
-                     parsed["strike"])
+    fmt = format_occ(parsed["root"], parsed["expiration"], parsed["option_right"], parsed["strike"])
     raw = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
     return np.where(parsed["valid"].to_numpy() & pd.notna(fmt), fmt, raw)
 

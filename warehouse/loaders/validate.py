@@ -20,8 +20,8 @@ REASON_INDEX = {r: i for i, r in enumerate(REASONS)}
 
 @dataclass
 class Validated:
-    good: pd.DataFrame          # rows to write, canonical columns (+ _line)
-    bad_rows: np.ndarray        # positions in the batch frame of quarantined rows
+    good: pd.DataFrame  # rows to write, canonical columns (+ _line)
+    bad_rows: np.ndarray  # positions in the batch frame of quarantined rows
     bad_reasons: list[list[str]]  # all failing reasons per quarantined row, check order
 
 
@@ -84,7 +84,10 @@ def validate(batch: Batch, spec: TableSpec, known_symbols: frozenset[str] | None
     if spec.extra.get("domains"):
         for col, allowed in spec.extra["domains"].items():
             if col in frame:
-                chk.flag("bad_value", frame[col].notna().to_numpy() & ~frame[col].isin(allowed).to_numpy())
+                chk.flag(
+                    "bad_value",
+                    frame[col].notna().to_numpy() & ~frame[col].isin(allowed).to_numpy(),
+                )
 
     # duplicates are judged among rows that are otherwise good: the first occurrence loads
     ok = ~chk.any_bad
@@ -120,8 +123,10 @@ def _check_option_quotes(frame: pd.DataFrame, chk: Checker, known: frozenset[str
             pexp = pd.to_datetime(parsed["expiration"], errors="coerce").to_numpy("datetime64[D]")
             mismatch |= valid & ~np.isnat(exp) & (exp != pexp)
         if "option_right" in frame:
-            mismatch |= valid & frame["option_right"].notna().to_numpy() & (
-                frame["option_right"].to_numpy() != parsed["option_right"].to_numpy()
+            mismatch |= (
+                valid
+                & frame["option_right"].notna().to_numpy()
+                & (frame["option_right"].to_numpy() != parsed["option_right"].to_numpy())
             )
         if "strike" in frame:
             k = _num(frame, "strike")
@@ -133,15 +138,20 @@ def _check_option_quotes(frame: pd.DataFrame, chk: Checker, known: frozenset[str
         if reformat.any():
             sym = frame["contract_symbol"].to_numpy(dtype=object).copy()
             sym[reformat] = format_occ(
-                parsed["root"][reformat], parsed["expiration"][reformat],
-                parsed["option_right"][reformat], parsed["strike"][reformat],
+                parsed["root"][reformat],
+                parsed["expiration"][reformat],
+                parsed["option_right"][reformat],
+                parsed["strike"][reformat],
             )
             frame["contract_symbol"] = sym
     if "underlying" in frame:
         chk.flag("unknown_underlying", _unknown(frame["underlying"], known))
     if "option_right" in frame:
-        chk.flag("bad_value", frame["option_right"].notna().to_numpy()
-                 & ~frame["option_right"].isin(("C", "P")).to_numpy())
+        chk.flag(
+            "bad_value",
+            frame["option_right"].notna().to_numpy()
+            & ~frame["option_right"].isin(("C", "P")).to_numpy(),
+        )
     bid, ask, last = _num(frame, "bid"), _num(frame, "ask"), _num(frame, "last")
     for v in (bid, ask, last):
         chk.flag("negative_price", _lt(v, 0.0))
@@ -173,7 +183,9 @@ def _check_option_quotes(frame: pd.DataFrame, chk: Checker, known: frozenset[str
             chk.flag("expiry_before_quote", ok & (exp < qday))
 
 
-def _check_equity(frame: pd.DataFrame, table: str, chk: Checker, known: frozenset[str] | None) -> None:
+def _check_equity(
+    frame: pd.DataFrame, table: str, chk: Checker, known: frozenset[str] | None
+) -> None:
     if "symbol" in frame:
         chk.flag("unknown_underlying", _unknown(frame["symbol"], known))
     for col in ("price", "bid", "ask", "open", "high", "low", "close", "adj_close"):

@@ -66,29 +66,51 @@ if TYPE_CHECKING:
 __all__ = ["PRESETS", "add_arguments", "cli_simulate", "run_from_args", "simulate"]
 
 
-def simulate(out: Path, seed: int = 42, preset: str = "ci", underlyings: int | None = None,
-             days: int | None = None, start: date | None = None) -> SimSummary:
+def simulate(
+    out: Path,
+    seed: int = 42,
+    preset: str = "ci",
+    underlyings: int | None = None,
+    days: int | None = None,
+    start: date | None = None,
+) -> SimSummary:
     """Write the simulated market of ``preset`` (with overrides) to ``out``."""
     from warehouse.sim.run import simulate as _simulate
 
-    return _simulate(out, seed=seed, preset=preset, underlyings=underlyings, days=days,
-                     start=start)
+    return _simulate(out, seed=seed, preset=preset, underlyings=underlyings, days=days, start=start)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``warehouse simulate`` options to ``parser``."""
     parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="ci",
-                        help="size preset: ci (seconds), demo (~20 x 60 days), "
-                             "reference-day (500 underlyings, one day)")
-    parser.add_argument("--underlyings", type=int, default=None,
-                        help="number of underlyings (default: the preset's)")
-    parser.add_argument("--days", type=int, default=None,
-                        help="number of XNYS sessions (default: the preset's)")
-    parser.add_argument("--start", type=date.fromisoformat, default=None,
-                        help=f"first session on or after this date (default {DEFAULT_START})")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output folder (default: $WAREHOUSE_VAR_DIR/sim/<preset>-seed<S>)")
+    parser.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="ci",
+        help="size preset: ci (seconds), demo (~20 x 60 days), "
+        "reference-day (500 underlyings, one day)",
+    )
+    parser.add_argument(
+        "--underlyings",
+        type=int,
+        default=None,
+        help="number of underlyings (default: the preset's)",
+    )
+    parser.add_argument(
+        "--days", type=int, default=None, help="number of XNYS sessions (default: the preset's)"
+    )
+    parser.add_argument(
+        "--start",
+        type=date.fromisoformat,
+        default=None,
+        help=f"first session on or after this date (default {DEFAULT_START})",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default: $WAREHOUSE_VAR_DIR/sim/<preset>-seed<S>)",
+    )
 
 
 def run_from_args(ns: argparse.Namespace) -> int:
@@ -98,15 +120,22 @@ def run_from_args(ns: argparse.Namespace) -> int:
         from warehouse.config import settings
 
         out = settings().var_dir / "sim" / f"{ns.preset}-seed{ns.seed}"
-    summary = simulate(out, seed=ns.seed, preset=ns.preset, underlyings=ns.underlyings,
-                       days=ns.days, start=ns.start)
+    summary = simulate(
+        out,
+        seed=ns.seed,
+        preset=ns.preset,
+        underlyings=ns.underlyings,
+        days=ns.days,
+        start=ns.start,
+    )
     print(summary.describe())
     return 0
 
 
 def cli_simulate(args: list[str] | None = None) -> int:
     """``python -m warehouse.sim [options]``."""
-    parser = argparse.ArgumentParser(prog="warehouse simulate",
-                                     description="Write a deterministic simulated market.")
+    parser = argparse.ArgumentParser(
+        prog="warehouse simulate", description="Write a deterministic simulated market."
+    )
     add_arguments(parser)
     return run_from_args(parser.parse_args(args))

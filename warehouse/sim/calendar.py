@@ -10,7 +10,7 @@ import pandas as pd
 
 US_PER_MINUTE = 60_000_000
 US_PER_DAY = 86_400_000_000
-US_PER_YEAR = 365 * US_PER_DAY   # ACT/365 year used for option time to expiry
+US_PER_YEAR = 365 * US_PER_DAY  # ACT/365 year used for option time to expiry
 NY = "America/New_York"
 
 
@@ -60,15 +60,20 @@ def sessions_around(start: date, n_days: int, before: int, after_days: int) -> t
     hi_i = max(i for i, d in enumerate(dates) if d <= end_date)
     sel = slice(lo_i, hi_i + 1)
     open_us, close_us = (
-        sched[col].iloc[sel].dt.tz_convert(None).to_numpy().astype("datetime64[us]")
-        .astype(np.int64) for col in ("open", "close"))
+        sched[col]
+        .iloc[sel]
+        .dt.tz_convert(None)
+        .to_numpy()
+        .astype("datetime64[us]")
+        .astype(np.int64)
+        for col in ("open", "close")
+    )
     return Sessions(dates[sel], open_us, close_us), first - lo_i
 
 
 def ny_time_us(day: date, hour: int, minute: int = 0) -> int:
     """UTC epoch microseconds of a New York wall-clock time on ``day``."""
-    ts = pd.Timestamp(year=day.year, month=day.month, day=day.day, hour=hour, minute=minute,
-                      tz=NY)
+    ts = pd.Timestamp(year=day.year, month=day.month, day=day.day, hour=hour, minute=minute, tz=NY)
     return int(ts.tz_convert("UTC").value // 1000)
 
 

@@ -40,8 +40,8 @@ N_SD = 4.0
 
 @dataclass
 class DayChain:
-    quotes: dict[str, object]          # canonical raw.option_quotes columns (arrays)
-    truth: dict[str, np.ndarray]       # one row per (underlying, expiry): sim.surface_params
+    quotes: dict[str, object]  # canonical raw.option_quotes columns (arrays)
+    truth: dict[str, np.ndarray]  # one row per (underlying, expiry): sim.surface_params
 
 
 def _min_increment(spot: np.ndarray) -> np.ndarray:
@@ -75,17 +75,29 @@ def _ticks(x: np.ndarray, tick: np.ndarray, up: bool) -> np.ndarray:
     return np.round(f * tick, 2)
 
 
-def build_chain(u: Universe, g: np.random.Generator, *, today: date, ext_index: int,
-                snap_us: int, spot: np.ndarray, v_snap: np.ndarray, expiry_dates: list[date],
-                expiry_close_us: np.ndarray, session_open_us: np.ndarray, curve: np.ndarray,
-                max_strikes: int, underlying_last: np.ndarray) -> DayChain:
+def build_chain(
+    u: Universe,
+    g: np.random.Generator,
+    *,
+    today: date,
+    ext_index: int,
+    snap_us: int,
+    spot: np.ndarray,
+    v_snap: np.ndarray,
+    expiry_dates: list[date],
+    expiry_close_us: np.ndarray,
+    session_open_us: np.ndarray,
+    curve: np.ndarray,
+    max_strikes: int,
+    underlying_last: np.ndarray,
+) -> DayChain:
     """Option quotes of every underlying at the snapshot ``snap_us`` of session ``today``."""
     p = u.p
     n_u, n_e = u.n, len(expiry_dates)
     t_e = (expiry_close_us - snap_us) / US_PER_YEAR
     r_e = rates_mod.interpolate(curve, t_e)
-    su = np.repeat(np.arange(n_u), n_e)              # slice -> underlying
-    se = np.tile(np.arange(n_e), n_u)                # slice -> expiry
+    su = np.repeat(np.arange(n_u), n_e)  # slice -> underlying
+    se = np.tile(np.arange(n_e), n_u)  # slice -> expiry
     t, r = t_e[se], r_e[se]
     exp_ord = np.array([d.toordinal() for d in expiry_dates])
 
@@ -100,7 +112,7 @@ def build_chain(u: Universe, g: np.random.Generator, *, today: date, ext_index: 
         np.add.at(pv, u.div_u[fut], np.where(inside, disc[:, None], 0.0))
     pv_s = pv.ravel()
     s = spot[su]
-    q = -np.log1p(-pv_s / s) / t + 0.0       # + 0.0: no negative zero
+    q = -np.log1p(-pv_s / s) / t + 0.0  # + 0.0: no negative zero
     fwd = s * np.exp((r - q) * t)
 
     # earnings moves still to come before each expiry
@@ -115,13 +127,20 @@ def build_chain(u: Universe, g: np.random.Generator, *, today: date, ext_index: 
 
     v_eff = np.maximum(v_snap, 0.05 * p["heston_theta"])[su]
     jump_rate = p["jump_intensity"] * (p["jump_mean"] ** 2 + p["jump_std"] ** 2)
-    theta = surface.atm_total_variance(t, v_eff, p["heston_kappa"][su], p["heston_theta"][su],
-                                       p["variance_risk_premium"][su], jump_rate[su], ev_s)
+    theta = surface.atm_total_variance(
+        t,
+        v_eff,
+        p["heston_kappa"][su],
+        p["heston_theta"][su],
+        p["variance_risk_premium"][su],
+        jump_rate[su],
+        ev_s,
+    )
     sv = surface.slices(theta, p["ssvi_eta"][su], p["ssvi_gamma"][su], p["ssvi_rho"][su])
     surface.check_no_arbitrage(sv, su, t)
 
     inc, lo, cnt = strike_grid(fwd, np.sqrt(theta), s, max_strikes)
-    sl = np.repeat(np.arange(len(su)), cnt)                       # strike row -> slice
+    sl = np.repeat(np.arange(len(su)), cnt)  # strike row -> slice
     first = np.repeat(np.cumsum(cnt) - cnt, cnt)
     strike = np.round((lo[sl] + np.arange(len(sl)) - first) * inc[sl], 3)
     # two rights per strike, calls first
@@ -130,8 +149,14 @@ def build_chain(u: Universe, g: np.random.Generator, *, today: date, ext_index: 
     is_call = np.tile(np.array([True, False]), len(sl))
     uu, ee = su[row_sl], se[row_sl]
     kk = np.log(k_strike / fwd[row_sl])
-    w = svi_total_variance(kk, sv["a"][row_sl], sv["b"][row_sl], sv["rho"][row_sl],
-                           sv["m"][row_sl], sv["sigma"][row_sl])
+    w = svi_total_variance(
+        kk,
+        sv["a"][row_sl],
+        sv["b"][row_sl],
+        sv["rho"][row_sl],
+        sv["m"][row_sl],
+        sv["sigma"][row_sl],
+    )
     tt = t[row_sl]
     vol = np.sqrt(w / tt)
     args = (s[row_sl], k_strike, tt, r[row_sl], q[row_sl], vol, is_call)
@@ -146,8 +171,9 @@ def build_chain(u: Universe, g: np.random.Generator, *, today: date, ext_index: 
     ask = np.maximum(_ticks(theo + half, tick, up=True), tick)
     pop = p["option_popularity"][uu]
     volume = g.poisson(400.0 * pop * np.exp(-0.5 * z * z) / (1.0 + 10.0 * tt))
-    oi = g.poisson(3000.0 * pop * np.exp(-z * z / 4.5) / (1.0 + 3.0 * tt)
-                   * np.exp(g.normal(-0.045, 0.3, n)))
+    oi = g.poisson(
+        3000.0 * pop * np.exp(-z * z / 4.5) / (1.0 + 3.0 * tt) * np.exp(g.normal(-0.045, 0.3, n))
+    )
     bid_size = 1.0 + g.poisson(30.0 * np.exp(-z * z / 8.0))
     ask_size = 1.0 + g.poisson(30.0 * np.exp(-z * z / 8.0))
     last_raw = _ticks(theo * np.exp(g.normal(0.0, 0.02, n)), tick, up=False)
@@ -158,31 +184,57 @@ def build_chain(u: Universe, g: np.random.Generator, *, today: date, ext_index: 
 
     roots = np.array([sym.ljust(6) for sym in u.symbols])
     ymd = np.array([d.strftime("%y%m%d") for d in expiry_dates])
-    strike_txt = pc.utf8_lpad(pc.cast(pa.array(np.round(k_strike * 1000).astype(np.int64)),
-                                      pa.string()), 8, "0")
+    strike_txt = pc.utf8_lpad(
+        pc.cast(pa.array(np.round(k_strike * 1000).astype(np.int64)), pa.string()), 8, "0"
+    )
     right = np.where(is_call, "C", "P")
-    occ = pc.binary_join_element_wise(pa.array(roots[uu]), pa.array(ymd[ee]), pa.array(right),
-                                      strike_txt, "")
+    occ = pc.binary_join_element_wise(
+        pa.array(roots[uu]), pa.array(ymd[ee]), pa.array(right), strike_txt, ""
+    )
     sym_arr = np.array(u.symbols)
     quotes = {
         "quote_ts_us": np.full(n, snap_us, dtype=np.int64),
         "underlying": sym_arr[uu],
         "contract_symbol": occ,
         "expiration": np.array(expiry_dates, dtype="datetime64[D]")[ee],
-        "strike": k_strike, "option_right": right,
-        "bid": bid, "ask": ask, "bid_size": bid_size, "ask_size": ask_size, "last": last,
-        "volume": volume.astype(np.int64), "open_interest": oi.astype(np.int64),
-        "underlying_bid": und_bid[uu], "underlying_ask": und_ask[uu],
+        "strike": k_strike,
+        "option_right": right,
+        "bid": bid,
+        "ask": ask,
+        "bid_size": bid_size,
+        "ask_size": ask_size,
+        "last": last,
+        "volume": volume.astype(np.int64),
+        "open_interest": oi.astype(np.int64),
+        "underlying_bid": und_bid[uu],
+        "underlying_ask": und_ask[uu],
         "underlying_last": und_last[uu],
-        "vendor_iv": vol, "vendor_delta": greeks["delta"], "vendor_gamma": greeks["gamma"],
-        "vendor_vega": greeks["vega"], "vendor_theta": greeks["theta"] / 365.0,
+        "vendor_iv": vol,
+        "vendor_delta": greeks["delta"],
+        "vendor_gamma": greeks["gamma"],
+        "vendor_vega": greeks["vega"],
+        "vendor_theta": greeks["theta"] / 365.0,
     }
     truth = {
-        "u": su, "expiration": np.array(expiry_dates, dtype="datetime64[D]")[se],
-        "t_years": t, "spot": s, "forward": fwd, "rate": r, "div_yield": q,
-        "pv_dividends": pv_s, "atm_total_variance": theta, "atm_vol": np.sqrt(theta / t),
-        "event_variance": ev_s, "ssvi_phi": sv["phi"], "ssvi_rho": sv["rho"],
-        "svi_a": sv["a"], "svi_b": sv["b"], "svi_rho": sv["rho"], "svi_m": sv["m"],
-        "svi_sigma": sv["sigma"], "strike_increment": inc, "n_strikes": cnt,
+        "u": su,
+        "expiration": np.array(expiry_dates, dtype="datetime64[D]")[se],
+        "t_years": t,
+        "spot": s,
+        "forward": fwd,
+        "rate": r,
+        "div_yield": q,
+        "pv_dividends": pv_s,
+        "atm_total_variance": theta,
+        "atm_vol": np.sqrt(theta / t),
+        "event_variance": ev_s,
+        "ssvi_phi": sv["phi"],
+        "ssvi_rho": sv["rho"],
+        "svi_a": sv["a"],
+        "svi_b": sv["b"],
+        "svi_rho": sv["rho"],
+        "svi_m": sv["m"],
+        "svi_sigma": sv["sigma"],
+        "strike_increment": inc,
+        "n_strikes": cnt,
     }
     return DayChain(quotes=quotes, truth=truth)

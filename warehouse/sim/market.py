@@ -36,20 +36,26 @@ DT_MINUTE = (1.0 - OVERNIGHT_FRAC) / (TRADING_DAYS * FULL_SESSION_MINUTES)
 class DayPath:
     """One session's efficient price for all underlyings (arrays are (steps, U))."""
 
-    x: np.ndarray            # (M+1, U) log price at minute boundaries; x[0] = open
-    var: np.ndarray          # (M+1, U) variance at the boundaries (decimal^2 per year)
-    det: np.ndarray          # (M, U) deterministic log increment of each minute
-    sd: np.ndarray           # (M, U) diffusion sd of each minute, sqrt(v+ dt)
-    w: np.ndarray            # (M, U) standard normal diffusion shock of each minute
-    overnight: dict[str, np.ndarray]   # (U,) components of the gap into the open
-    session_iv: np.ndarray   # (U,) integrated variance over the session, sum v+ dt
-    n_jumps: np.ndarray      # (U,) jumps in the session and the overnight gap
-    jump_sum: np.ndarray     # (U,) sum of those log jumps
+    x: np.ndarray  # (M+1, U) log price at minute boundaries; x[0] = open
+    var: np.ndarray  # (M+1, U) variance at the boundaries (decimal^2 per year)
+    det: np.ndarray  # (M, U) deterministic log increment of each minute
+    sd: np.ndarray  # (M, U) diffusion sd of each minute, sqrt(v+ dt)
+    w: np.ndarray  # (M, U) standard normal diffusion shock of each minute
+    overnight: dict[str, np.ndarray]  # (U,) components of the gap into the open
+    session_iv: np.ndarray  # (U,) integrated variance over the session, sum v+ dt
+    n_jumps: np.ndarray  # (U,) jumps in the session and the overnight gap
+    jump_sum: np.ndarray  # (U,) sum of those log jumps
 
 
-def simulate_day(u: Universe, g: np.random.Generator, minutes: int, x_prev: np.ndarray,
-                 v_prev: np.ndarray, gap_extra: dict[str, np.ndarray],
-                 news_drift: np.ndarray) -> DayPath:
+def simulate_day(
+    u: Universe,
+    g: np.random.Generator,
+    minutes: int,
+    x_prev: np.ndarray,
+    v_prev: np.ndarray,
+    gap_extra: dict[str, np.ndarray],
+    news_drift: np.ndarray,
+) -> DayPath:
     """Simulate the overnight gap into the open and the ``minutes`` session minutes.
 
     ``gap_extra``: log-return components added to the gap (dividend, earnings, news), each
@@ -67,8 +73,11 @@ def simulate_day(u: Universe, g: np.random.Generator, minutes: int, x_prev: np.n
     n_jump = g.poisson(p["jump_intensity"] * dt[:, None], size=(steps, n_u))
     z_jump = g.standard_normal((steps, n_u))
 
-    w = (p["beta_market"] * z_mkt[:, None] + p["beta_sector"] * z_sec[:, u.sector_idx]
-         + p["beta_idio"] * z_idio)
+    w = (
+        p["beta_market"] * z_mkt[:, None]
+        + p["beta_sector"] * z_sec[:, u.sector_idx]
+        + p["beta_idio"] * z_idio
+    )
     rho = p["heston_rho"]
     zv = rho * w + np.sqrt(1.0 - rho * rho) * z_perp
     jumps = n_jump * p["jump_mean"] + np.sqrt(n_jump) * p["jump_std"] * z_jump
@@ -77,7 +86,7 @@ def simulate_day(u: Universe, g: np.random.Generator, minutes: int, x_prev: np.n
     vpos = np.empty((steps, n_u))
     var = np.empty((steps + 1, n_u))
     v = v_prev.copy()
-    for i in range(steps):                       # sequential in time, vectorised over U
+    for i in range(steps):  # sequential in time, vectorised over U
         var[i] = v
         vp = np.maximum(v, 0.0)
         vpos[i] = vp
@@ -100,6 +109,14 @@ def simulate_day(u: Universe, g: np.random.Generator, minutes: int, x_prev: np.n
     }
     # variance at boundaries: boundary m (0 = open) is the start of session minute m
     var_b = var[1:]
-    return DayPath(x=x, var=var_b, det=det[1:], sd=sd[1:], w=w[1:], overnight=overnight,
-                   session_iv=(vpos[1:] * DT_MINUTE).sum(axis=0),
-                   n_jumps=n_jump.sum(axis=0), jump_sum=jumps.sum(axis=0))
+    return DayPath(
+        x=x,
+        var=var_b,
+        det=det[1:],
+        sd=sd[1:],
+        w=w[1:],
+        overnight=overnight,
+        session_iv=(vpos[1:] * DT_MINUTE).sum(axis=0),
+        n_jumps=n_jump.sum(axis=0),
+        jump_sum=jumps.sum(axis=0),
+    )

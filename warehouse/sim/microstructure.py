@@ -39,8 +39,8 @@ def activity_weights(minutes: int) -> np.ndarray:
 
 @dataclass
 class DayEvents:
-    trades: dict[str, np.ndarray]    # u, ts_us, seq, price, size, exchange, conditions
-    quotes: dict[str, np.ndarray]    # u, ts_us, seq, bid, ask, bid_size, ask_size, exchange
+    trades: dict[str, np.ndarray]  # u, ts_us, seq, price, size, exchange, conditions
+    quotes: dict[str, np.ndarray]  # u, ts_us, seq, bid, ask, bid_size, ask_size, exchange
 
 
 def _cent_floor(x: np.ndarray) -> np.ndarray:
@@ -70,13 +70,19 @@ def _seq(u: np.ndarray, ts: np.ndarray) -> np.ndarray:
     return np.arange(n) - start
 
 
-def simulate_events(u: Universe, g: np.random.Generator, path: DayPath, open_us: int,
-                    trades_per_day: float, quotes_per_day: float) -> DayEvents:
+def simulate_events(
+    u: Universe,
+    g: np.random.Generator,
+    path: DayPath,
+    open_us: int,
+    trades_per_day: float,
+    quotes_per_day: float,
+) -> DayEvents:
     """Trades and quotes of one session for every underlying."""
     p = u.p
     minutes, n_u = path.det.shape
     wts = activity_weights(minutes) / 390.0
-    lam = np.outer(p["activity"], wts)                          # (U, M) per unit rate
+    lam = np.outer(p["activity"], wts)  # (U, M) per unit rate
     n_tr = g.poisson(lam * trades_per_day)
     n_q = g.poisson(lam * quotes_per_day)
     cells = np.arange(n_u * minutes)
@@ -112,13 +118,21 @@ def simulate_events(u: Universe, g: np.random.Generator, path: DayPath, open_us:
     odd = g.random(n_t) < 0.1
     size = np.where(odd, g.integers(1, 100, n_t), 100 * g.geometric(0.5, n_t)).astype(float)
     trades = {
-        "u": uu[t], "ts_us": ts[t], "seq": _seq(uu[t], ts[t]), "price": price, "size": size,
+        "u": uu[t],
+        "ts_us": ts[t],
+        "seq": _seq(uu[t], ts[t]),
+        "price": price,
+        "size": size,
         "exchange": g.choice(TRADE_VENUES, n_t, p=TRADE_VENUE_P),
         "conditions": np.where(odd, "@ I", "@"),
     }
     bid, ask = quote_prices(x[q], p["quote_half_spread"][uu[q]])
     quotes = {
-        "u": uu[q], "ts_us": ts[q], "seq": _seq(uu[q], ts[q]), "bid": bid, "ask": ask,
+        "u": uu[q],
+        "ts_us": ts[q],
+        "seq": _seq(uu[q], ts[q]),
+        "bid": bid,
+        "ask": ask,
         "bid_size": (100 * g.geometric(0.35, n_qq)).astype(float),
         "ask_size": (100 * g.geometric(0.35, n_qq)).astype(float),
         "exchange": g.choice(QUOTE_VENUES, n_qq, p=QUOTE_VENUE_P),
@@ -135,8 +149,10 @@ def daily_bars(trades: dict[str, np.ndarray], n_u: int) -> dict[str, np.ndarray]
     ends = np.r_[starts[1:], len(tu)] - 1
     return {
         "u": tu[starts],
-        "open": price[starts], "close": price[ends],
-        "high": np.maximum.reduceat(price, starts), "low": np.minimum.reduceat(price, starts),
+        "open": price[starts],
+        "close": price[ends],
+        "high": np.maximum.reduceat(price, starts),
+        "low": np.minimum.reduceat(price, starts),
         "volume": np.add.reduceat(size, starts),
     }
 
@@ -148,5 +164,4 @@ def last_trade_before(trades: dict[str, np.ndarray], n_u: int, ts_us: int) -> np
     idx = np.flatnonzero(mask)
     np.maximum.at(out_idx, trades["u"][idx], idx)
     prices = trades["price"]
-    return np.where(out_idx >= 0, prices[np.maximum(out_idx, 0)] if len(prices) else np.nan,
-                    np.nan)
+    return np.where(out_idx >= 0, prices[np.maximum(out_idx, 0)] if len(prices) else np.nan, np.nan)

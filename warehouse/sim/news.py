@@ -28,8 +28,15 @@ HORIZON_MINUTES = 30
 SOURCE = "sim"
 
 _BANKS = ("Morgan Stanley", "Goldman Sachs", "JPMorgan", "Barclays", "UBS", "Citi", "Jefferies")
-_EVENTS = ("a supply agreement", "a share buyback", "a new product line", "a cost review",
-           "an acquisition", "a partnership", "a factory expansion")
+_EVENTS = (
+    "a supply agreement",
+    "a share buyback",
+    "a new product line",
+    "a cost review",
+    "an acquisition",
+    "a partnership",
+    "a factory expansion",
+)
 _TEMPLATES: tuple[tuple[str, ...], ...] = (
     (  # strongly negative
         "{T} plunges after cutting full-year guidance",
@@ -62,9 +69,11 @@ _TEMPLATES: tuple[tuple[str, ...], ...] = (
         "{T} rallies after blockbuster approval",
     ),
 )
-_EARNINGS = ("{T} misses estimates, shares drop on weak quarter",
-             "{T} reports quarterly results in line with estimates",
-             "{T} beats estimates, quarterly revenue tops forecasts")
+_EARNINGS = (
+    "{T} misses estimates, shares drop on weak quarter",
+    "{T} reports quarterly results in line with estimates",
+    "{T} beats estimates, quarterly revenue tops forecasts",
+)
 
 
 def sentiment_bucket(s: np.ndarray) -> np.ndarray:
@@ -80,31 +89,38 @@ def sentiment_label(s: np.ndarray) -> np.ndarray:
 class DayNews:
     """Headlines of one session and the price impacts they schedule."""
 
-    published_us: np.ndarray          # (H,) UTC epoch microseconds
+    published_us: np.ndarray  # (H,) UTC epoch microseconds
     vendor_id: list[str]
     headline: list[str]
     body: list[str]
     tickers: list[list[str]]
-    kind: list[str]                   # news | earnings
-    sentiment: np.ndarray             # (H,)
+    kind: list[str]  # news | earnings
+    sentiment: np.ndarray  # (H,)
     # one row per (headline, ticker)
     link_h: np.ndarray
     link_u: np.ndarray
-    link_impact: np.ndarray           # log-return
-    link_when: np.ndarray             # 0 in session, 1 today's open, 2 next open, 3 via earnings
-    link_start_minute: np.ndarray     # first minute of the drift (in session), else -1
-    link_minutes: np.ndarray          # minutes of drift (0 = at an open)
+    link_impact: np.ndarray  # log-return
+    link_when: np.ndarray  # 0 in session, 1 today's open, 2 next open, 3 via earnings
+    link_start_minute: np.ndarray  # first minute of the drift (in session), else -1
+    link_minutes: np.ndarray  # minutes of drift (0 = at an open)
 
 
-def simulate_news(u: Universe, g: np.random.Generator, day, ext_index: int, open_us: int,
-                  close_us: int, news_per_day: float) -> DayNews:
+def simulate_news(
+    u: Universe,
+    g: np.random.Generator,
+    day,
+    ext_index: int,
+    open_us: int,
+    close_us: int,
+    news_per_day: float,
+) -> DayNews:
     """Headlines of session ``day`` (ext_index: its index in the session window)."""
     n_u = u.n
     minutes = int((close_us - open_us) // US_PER_MINUTE)
     counts = g.poisson(news_per_day * u.p["news_rate"])
     prim = np.repeat(np.arange(n_u), counts)
     n = len(prim)
-    cat = np.digitize(g.random(n), [0.15, 0.85])            # 0 pre, 1 session, 2 post
+    cat = np.digitize(g.random(n), [0.15, 0.85])  # 0 pre, 1 session, 2 post
     pre_lo, post_hi = ny_time_us(day, 4), ny_time_us(day, 19)
     lo = np.choose(cat, [pre_lo, open_us, close_us])
     hi = np.choose(cat, [open_us, close_us, post_hi])
@@ -117,7 +133,7 @@ def simulate_news(u: Universe, g: np.random.Generator, day, ext_index: int, open
     peer_draw = g.random(n)
     second = np.full(n, -1, dtype=np.int64)
     sector = u.sector_idx
-    for i in np.flatnonzero(two):                   # ~15 % of a few thousand headlines
+    for i in np.flatnonzero(two):  # ~15 % of a few thousand headlines
         peers = np.flatnonzero((sector == sector[prim[i]]) & (np.arange(n_u) != prim[i]))
         if len(peers) == 0:
             peers = np.flatnonzero(np.arange(n_u) != prim[i])
@@ -146,23 +162,29 @@ def simulate_news(u: Universe, g: np.random.Generator, day, ext_index: int, open
     headlines, bodies, tickers, kinds, vendor_ids = [], [], [], [], []
     bucket = sentiment_bucket(all_s)
     ev_text = np.digitize(all_s, [-0.2, 0.2])
-    for rank, i in enumerate(order):                 # a few thousand headlines per day
+    for rank, i in enumerate(order):  # a few thousand headlines per day
         names = [sym[all_u[i]]] + ([sym[all_second[i]]] if all_second[i] >= 0 else [])
         t = names[0] if len(names) == 1 else f"{names[0]} (with peer {names[1]})"
         if is_ev[i]:
             text = _EARNINGS[ev_text[i]].format(T=t)
             kinds.append("earnings")
         else:
-            text = _TEMPLATES[bucket[i]][tmpl[i]].format(T=t, B=_BANKS[bank[i]],
-                                                         E=_EVENTS[event[i]])
+            text = _TEMPLATES[bucket[i]][tmpl[i]].format(
+                T=t, B=_BANKS[bank[i]], E=_EVENTS[event[i]]
+            )
             kinds.append("news")
         vendor_ids.append(f"SIM{stamp}-{rank + 1:06d}")
         headlines.append(text)
         bodies.append(f"{text}. Simulated headline for {', '.join(names)}.")
         tickers.append(names)
 
-    pub_o, u_o, s_o, second_o, ev_o = (all_pub[order], all_u[order], all_s[order],
-                                      all_second[order], is_ev[order])
+    pub_o, u_o, s_o, second_o, ev_o = (
+        all_pub[order],
+        all_u[order],
+        all_s[order],
+        all_second[order],
+        is_ev[order],
+    )
     # links: primary ticker, then the second tickers
     h_idx = np.arange(len(order))
     has2 = second_o >= 0
@@ -181,7 +203,18 @@ def simulate_news(u: Universe, g: np.random.Generator, day, ext_index: int, open
     when = np.where(link_ev, 3, when)
     link_start = np.where(when == 0, start, -1)
     link_minutes = np.where(when == 0, n_min, 0)
-    return DayNews(published_us=pub_o, vendor_id=vendor_ids, headline=headlines, body=bodies,
-                   tickers=tickers, kind=kinds, sentiment=s_o, link_h=link_h, link_u=link_u,
-                   link_impact=impact, link_when=when, link_start_minute=link_start,
-                   link_minutes=link_minutes)
+    return DayNews(
+        published_us=pub_o,
+        vendor_id=vendor_ids,
+        headline=headlines,
+        body=bodies,
+        tickers=tickers,
+        kind=kinds,
+        sentiment=s_o,
+        link_h=link_h,
+        link_u=link_u,
+        link_impact=impact,
+        link_when=when,
+        link_start_minute=link_start,
+        link_minutes=link_minutes,
+    )

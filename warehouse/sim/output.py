@@ -60,7 +60,7 @@ def table(spec: TableSpec, columns: dict) -> pa.Table:
     arrays = []
     for name, kind in spec.columns:
         values = columns[name]
-        if isinstance(values, tuple):           # (values, null mask)
+        if isinstance(values, tuple):  # (values, null mask)
             vals, mask = values
             mask = np.asarray(mask, dtype=bool)
             if kind == "ts":
@@ -76,8 +76,14 @@ def table(spec: TableSpec, columns: dict) -> pa.Table:
 def write_parquet(path: Path, tbl: pa.Table) -> int:
     """Write ``tbl`` (zstd) and return its row count. Bytes depend only on the data."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(tbl.replace_schema_metadata(None), path, compression="zstd",
-                   compression_level=3, row_group_size=1 << 20, write_statistics=True)
+    pq.write_table(
+        tbl.replace_schema_metadata(None),
+        path,
+        compression="zstd",
+        compression_level=3,
+        row_group_size=1 << 20,
+        write_statistics=True,
+    )
     return tbl.num_rows
 
 

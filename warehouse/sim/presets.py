@@ -13,14 +13,14 @@ class Preset:
     """Every size knob of a simulation run. Counts are means unless stated otherwise."""
 
     name: str
-    underlyings: int                 # number of simulated stocks
-    days: int                        # number of XNYS sessions simulated
-    trades_per_day: float            # mean trades per underlying per full session (390 min)
-    quotes_per_day: float            # mean NBBO updates per underlying per full session
-    news_per_day: float              # mean headlines per underlying per session
-    max_strikes: int                 # most strikes listed per (underlying, expiry)
-    weeklies: int                    # weekly (Friday) expiries listed ahead
-    monthlies: int                   # monthly (3rd Friday) expiries listed ahead
+    underlyings: int  # number of simulated stocks
+    days: int  # number of XNYS sessions simulated
+    trades_per_day: float  # mean trades per underlying per full session (390 min)
+    quotes_per_day: float  # mean NBBO updates per underlying per full session
+    news_per_day: float  # mean headlines per underlying per session
+    max_strikes: int  # most strikes listed per (underlying, expiry)
+    weeklies: int  # weekly (Friday) expiries listed ahead
+    monthlies: int  # monthly (3rd Friday) expiries listed ahead
     write_efficient_prices: bool = True  # minute path of the efficient price in truth/
 
     def as_dict(self) -> dict:
@@ -28,14 +28,39 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    "ci": Preset(name="ci", underlyings=3, days=5, trades_per_day=2000.0, quotes_per_day=1000.0,
-                 news_per_day=3.0, max_strikes=14, weeklies=4, monthlies=6),
-    "demo": Preset(name="demo", underlyings=20, days=60, trades_per_day=390.0,
-                   quotes_per_day=390.0, news_per_day=2.0, max_strikes=30, weeklies=5,
-                   monthlies=12),
-    "reference-day": Preset(name="reference-day", underlyings=500, days=1,
-                            trades_per_day=390.0, quotes_per_day=390.0, news_per_day=10.0,
-                            max_strikes=36, weeklies=5, monthlies=12),
+    "ci": Preset(
+        name="ci",
+        underlyings=3,
+        days=5,
+        trades_per_day=2000.0,
+        quotes_per_day=1000.0,
+        news_per_day=3.0,
+        max_strikes=14,
+        weeklies=4,
+        monthlies=6,
+    ),
+    "demo": Preset(
+        name="demo",
+        underlyings=20,
+        days=60,
+        trades_per_day=390.0,
+        quotes_per_day=390.0,
+        news_per_day=2.0,
+        max_strikes=30,
+        weeklies=5,
+        monthlies=12,
+    ),
+    "reference-day": Preset(
+        name="reference-day",
+        underlyings=500,
+        days=1,
+        trades_per_day=390.0,
+        quotes_per_day=390.0,
+        news_per_day=10.0,
+        max_strikes=36,
+        weeklies=5,
+        monthlies=12,
+    ),
 }
 
 

@@ -13,9 +13,9 @@ import numpy as np
 from warehouse.sim import streams
 
 TENORS = np.array([1, 7, 30, 91, 182, 365, 730], dtype=np.int64)
-_BASE = np.array([0.040, 0.013, -0.006])     # level, slope, curvature (early-2024-like)
-_DAILY_SD = np.array([0.00020, 0.00015, 0.00025])   # about 2.5 bp a day at the short end
-_MEAN_REVERSION = 0.01                        # per session, towards the base
+_BASE = np.array([0.040, 0.013, -0.006])  # level, slope, curvature (early-2024-like)
+_DAILY_SD = np.array([0.00020, 0.00015, 0.00025])  # about 2.5 bp a day at the short end
+_MEAN_REVERSION = 0.01  # per session, towards the base
 _NS_LAMBDA_YEARS = 1.5
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-PARAMS = 1      # per underlying: static parameters, schedules (ids: underlying index)
-RATES = 2       # the rates curve path
-DAY = 3         # per session: shocks, events, news, chains (ids: session index, purpose)
+PARAMS = 1  # per underlying: static parameters, schedules (ids: underlying index)
+RATES = 2  # the rates curve path
+DAY = 3  # per session: shocks, events, news, chains (ids: session index, purpose)
 
 # purposes within a day
 SHOCKS, EVENTS, NEWS, CHAIN = 0, 1, 2, 3

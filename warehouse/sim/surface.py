@@ -29,7 +29,7 @@ from python_udfs.svi import (
     svi_total_variance,
 )
 
-K_GRID = np.linspace(-4.0, 4.0, 161)    # log-moneyness grid of the numerical checks
+K_GRID = np.linspace(-4.0, 4.0, 161)  # log-moneyness grid of the numerical checks
 
 
 class ArbitrageError(RuntimeError):
@@ -47,12 +47,20 @@ def slices(theta, eta, gamma, rho) -> dict[str, np.ndarray]:
     """SSVI curvature and the raw SVI parameters of each slice."""
     phi = ssvi_power_law_phi(theta, eta, gamma)
     a, b, r, m, s = ssvi_to_raw(theta, phi, rho)
-    return {"theta": np.asarray(theta, dtype=np.float64), "phi": phi, "a": a, "b": b,
-            "rho": r, "m": m, "sigma": s}
+    return {
+        "theta": np.asarray(theta, dtype=np.float64),
+        "phi": phi,
+        "a": a,
+        "b": b,
+        "rho": r,
+        "m": m,
+        "sigma": s,
+    }
 
 
-def check_no_arbitrage(params: dict[str, np.ndarray], group: np.ndarray, t: np.ndarray,
-                       tol: float = 1e-10) -> None:
+def check_no_arbitrage(
+    params: dict[str, np.ndarray], group: np.ndarray, t: np.ndarray, tol: float = 1e-10
+) -> None:
     """Raise ``ArbitrageError`` unless every slice has g(k) >= 0 on ``K_GRID`` and, within
     each ``group`` (one underlying on one day), total variance is non-decreasing in ``t`` at
     every k of the grid."""

@@ -21,13 +21,21 @@ from warehouse.sim import streams
 from warehouse.sim.calendar import Sessions
 
 SECTORS: tuple[str, ...] = (
-    "Communication Services", "Consumer Discretionary", "Consumer Staples", "Energy",
-    "Financials", "Health Care", "Industrials", "Information Technology", "Materials",
-    "Real Estate", "Utilities",
+    "Communication Services",
+    "Consumer Discretionary",
+    "Consumer Staples",
+    "Energy",
+    "Financials",
+    "Health Care",
+    "Industrials",
+    "Information Technology",
+    "Materials",
+    "Real Estate",
+    "Utilities",
 )
-EARNINGS_SPACING = 63            # sessions between quarterly earnings events
-N_EARNINGS_DRAWS = 12            # earnings jumps pre-drawn per underlying
-DIVIDEND_SPACING_DAYS = 91       # calendar days between quarterly ex-dates
+EARNINGS_SPACING = 63  # sessions between quarterly earnings events
+N_EARNINGS_DRAWS = 12  # earnings jumps pre-drawn per underlying
+DIVIDEND_SPACING_DAYS = 91  # calendar days between quarterly ex-dates
 
 # name, low, high of the uniform draws (in draw order after the sector and the price)
 _UNIFORMS: tuple[tuple[str, float, float], ...] = (
@@ -58,7 +66,10 @@ _UNIFORMS: tuple[tuple[str, float, float], ...] = (
     ("exchange_draw", 0.0, 1.0),
 )
 _LOGNORMALS: tuple[tuple[str, float], ...] = (
-    ("v0_mult", 0.25), ("activity", 0.4), ("news_rate", 0.4), ("option_popularity", 0.7),
+    ("v0_mult", 0.25),
+    ("activity", 0.4),
+    ("news_rate", 0.4),
+    ("option_popularity", 0.7),
 )
 
 
@@ -77,8 +88,8 @@ class Universe:
 
     symbols: list[str]
     sector_idx: np.ndarray
-    p: dict[str, np.ndarray]                       # parameter name -> array over underlyings
-    earnings_jump_draws: np.ndarray                # (U, N_EARNINGS_DRAWS) standard normals
+    p: dict[str, np.ndarray]  # parameter name -> array over underlyings
+    earnings_jump_draws: np.ndarray  # (U, N_EARNINGS_DRAWS) standard normals
     # dividends: one entry per (underlying, ex-date)
     div_u: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     div_ex: list[date] = field(default_factory=list)
@@ -116,7 +127,7 @@ def draw_universe(seed: int, n: int) -> Universe:
     cols["s0"] = []
     sector_idx = np.zeros(n, dtype=np.int64)
     jumps = np.zeros((n, N_EARNINGS_DRAWS))
-    for k in range(n):     # one small stream per underlying (n <= a few thousand)
+    for k in range(n):  # one small stream per underlying (n <= a few thousand)
         g = streams.rng(seed, streams.PARAMS, k)
         sector_idx[k] = g.integers(0, len(SECTORS))
         cols["s0"].append(round(float(np.exp(g.uniform(np.log(40.0), np.log(400.0)))), 2))
@@ -136,8 +147,12 @@ def draw_universe(seed: int, n: int) -> Universe:
     p["dividend_amount"] = np.round(p["s0"] * p["dividend_yield"] / 4.0, 2)
     # jump compensator: E[exp(J)] - 1
     p["jump_kbar"] = np.exp(p["jump_mean"] + 0.5 * p["jump_std"] ** 2) - 1.0
-    return Universe(symbols=[symbol_for(k) for k in range(n)], sector_idx=sector_idx, p=p,
-                    earnings_jump_draws=jumps)
+    return Universe(
+        symbols=[symbol_for(k) for k in range(n)],
+        sector_idx=sector_idx,
+        p=p,
+        earnings_jump_draws=jumps,
+    )
 
 
 def add_schedules(u: Universe, sessions: Sessions, first: int, n_days: int) -> None:
@@ -158,8 +173,11 @@ def add_schedules(u: Universe, sessions: Sessions, first: int, n_days: int) -> N
     for k in range(u.n):
         amount = float(u.p["dividend_amount"][k])
         if amount > 0:
-            anchor = start - timedelta(days=120) + timedelta(
-                days=int(u.p["dividend_phase"][k] * DIVIDEND_SPACING_DAYS))
+            anchor = (
+                start
+                - timedelta(days=120)
+                + timedelta(days=int(u.p["dividend_phase"][k] * DIVIDEND_SPACING_DAYS))
+            )
             ex = anchor
             while ex <= dates[-1]:
                 d = ex

@@ -1,9 +1,10 @@
--- Files loaded successfully, one row per (source, file_sha256).
+-- Files loaded successfully, one row per (source, file_sha256, file_identity).
 
 with source as (
     select
         source,
         file_sha256,
+        file_identity,
         load_id,
         file_path,
         loaded_at
@@ -13,6 +14,7 @@ with source as (
 select
     source,
     file_sha256,
+    file_identity,
     load_id,
     file_path,
     loaded_at

@@ -61,13 +61,29 @@ from warehouse.loaders.tables import OPTION_QUOTES, RATES
 
 RATE_SOURCE = "frb_h15"
 NO_DATA = ("ND", "NC")  # H.15 markers: no data, not calculated
-QUOTE_HEADER = ["Calls", "Last Sale", "Net", "Bid", "Ask", "Vol", "Open Int",
-                "Puts", "Last Sale", "Net", "Bid", "Ask", "Vol", "Open Int"]
+QUOTE_HEADER = [
+    "Calls",
+    "Last Sale",
+    "Net",
+    "Bid",
+    "Ask",
+    "Vol",
+    "Open Int",
+    "Puts",
+    "Last Sale",
+    "Net",
+    "Bid",
+    "Ask",
+    "Vol",
+    "Open Int",
+]
 _SIDE_COLS = ["desc", "last", "net", "bid", "ask", "volume", "open_interest"]
 _COLUMNS = [f"c_{c}" for c in _SIDE_COLS] + [f"p_{c}" for c in _SIDE_COLS] + ["trailing"]
-_SERIES = (r"^(?P<year>\d{2}) (?P<mon>[A-Za-z]{3}) (?P<label_strike>[0-9.]+) "
-           r"\((?P<root>[A-Z]+)(?P<yy>\d{2})(?P<dd>\d{2})(?P<code>[A-X])(?P<strike>[0-9.]+)"
-           r"-(?P<exch>[A-Z0-9]+)\)$")
+_SERIES = (
+    r"^(?P<year>\d{2}) (?P<mon>[A-Za-z]{3}) (?P<label_strike>[0-9.]+) "
+    r"\((?P<root>[A-Z]+)(?P<yy>\d{2})(?P<dd>\d{2})(?P<code>[A-X])(?P<strike>[0-9.]+)"
+    r"-(?P<exch>[A-Z0-9]+)\)$"
+)
 # month codes: A-L calls Jan-Dec, M-X puts Jan-Dec
 _MONTH_OF_CODE = {chr(ord("A") + i): f"{i % 12 + 1:02d}" for i in range(24)}
 
@@ -90,8 +106,10 @@ class CboeSource:
     """``cboe``: the SPX delayed-quote table -> option quotes; H.15 -> ref.rates."""
 
     name = "cboe"
-    description = ("Cboe delayed-quote option table (calls|puts side by side) and Federal "
-                   "Reserve H.15 rate download (frb_h15.csv)")
+    description = (
+        "Cboe delayed-quote option table (calls|puts side by side) and Federal "
+        "Reserve H.15 rate download (frb_h15.csv)"
+    )
 
     def files(self, path: Path) -> list[Path]:
         found = list_files(path, ("*.csv", "*.csv.gz"))
@@ -101,8 +119,10 @@ class CboeSource:
 
     def parse(self, path: Path) -> Iterator[Batch]:
         if path.name.startswith("df_"):
-            raise LoadError(f"{path}: pyql-derived file (computed expiries/IVs); load the raw "
-                            "Cboe table SPX-Options-*.csv instead")
+            raise LoadError(
+                f"{path}: pyql-derived file (computed expiries/IVs); load the raw "
+                "Cboe table SPX-Options-*.csv instead"
+            )
         head = read_bytes(path)[:4096].decode("utf-8", "replace")
         if head.lstrip('"').startswith("Series Description"):
             yield self._h15(path)
@@ -134,19 +154,23 @@ class CboeSource:
             iso = "20" + parts["yy"] + "-" + parts["code"].map(_MONTH_OF_CODE) + "-" + parts["dd"]
             exp = parse_dates(iso.where(parts["yy"].notna()), flags, ("%Y-%m-%d",))
             flags.add("bad_value", (f[f"{side}_desc"].notna() & parts["yy"].isna()).to_numpy())
-            out = pd.DataFrame({
-                "quote_ts": quote_ts, "underlying": underlying, "root": parts["root"],
-                "expiration": exp,
-                "strike": number(parts["label_strike"], flags),
-                "option_right": right,
-                "last": number(f[f"{side}_last"], flags),
-                "bid": number(f[f"{side}_bid"], flags),
-                "ask": number(f[f"{side}_ask"], flags),
-                "volume": number(f[f"{side}_volume"], flags),
-                "open_interest": number(f[f"{side}_open_interest"], flags),
-                "underlying_last": spot,
-                "_line": f["_line"].to_numpy(),
-            })
+            out = pd.DataFrame(
+                {
+                    "quote_ts": quote_ts,
+                    "underlying": underlying,
+                    "root": parts["root"],
+                    "expiration": exp,
+                    "strike": number(parts["label_strike"], flags),
+                    "option_right": right,
+                    "last": number(f[f"{side}_last"], flags),
+                    "bid": number(f[f"{side}_bid"], flags),
+                    "ask": number(f[f"{side}_ask"], flags),
+                    "volume": number(f[f"{side}_volume"], flags),
+                    "open_interest": number(f[f"{side}_open_interest"], flags),
+                    "underlying_last": spot,
+                    "_line": f["_line"].to_numpy(),
+                }
+            )
             number(f[f"{side}_net"], flags)
             sides.append((assemble_contracts(out), flags))
         frame = pd.concat([s for s, _ in sides], ignore_index=True)
@@ -154,10 +178,16 @@ class CboeSource:
         for i, (_, fl) in enumerate(sides):
             for reason, mask in fl.masks.items():
                 full = np.zeros(len(frame), dtype=bool)
-                full[i * n:(i + 1) * n] = mask
+                full[i * n : (i + 1) * n] = mask
                 flags.add(reason, full)
-        return Batch(OPTION_QUOTES.name, canonical_frame(frame), res.rejects, flags.frame(),
-                     None, res.index.lookup if res.index is not None else None)
+        return Batch(
+            OPTION_QUOTES.name,
+            canonical_frame(frame),
+            res.rejects,
+            flags.frame(),
+            None,
+            res.index.lookup if res.index is not None else None,
+        )
 
     # -- H.15 ---------------------------------------------------------------------------------
     def _h15(self, path: Path) -> Batch:
@@ -175,8 +205,10 @@ class CboeSource:
             elif m_dep:
                 tenors[c] = int(np.floor(int(m_dep.group(1)) * 365 / 12 + 0.5))
             else:
-                raise LoadError(f"{path}: unknown H.15 series {c!r} (expected RIFLDIYnn_* swap "
-                                "or RILSPDEPMnn_* eurodollar deposit)")
+                raise LoadError(
+                    f"{path}: unknown H.15 series {c!r} (expected RIFLDIYnn_* swap "
+                    "or RILSPDEPMnn_* eurodollar deposit)"
+                )
         dflags = Flags(len(f))
         as_of = parse_dates(f[cols[0]], dflags, ("%Y-%m-%d",))
         frames = []
@@ -190,10 +222,20 @@ class CboeSource:
                 z = 365.0 / days * np.log1p(pct * days / 360.0)
             else:
                 z = 2.0 * np.log1p(pct / 2.0)
-            frames.append((pd.DataFrame({
-                "as_of": as_of.iloc[sub].to_numpy(), "tenor_days": float(days), "zero_rate": z,
-                "source": RATE_SOURCE, "_line": f["_line"].to_numpy()[sub],
-            }), flags))
+            frames.append(
+                (
+                    pd.DataFrame(
+                        {
+                            "as_of": as_of.iloc[sub].to_numpy(),
+                            "tenor_days": float(days),
+                            "zero_rate": z,
+                            "source": RATE_SOURCE,
+                            "_line": f["_line"].to_numpy()[sub],
+                        }
+                    ),
+                    flags,
+                )
+            )
         frame = pd.concat([x for x, _ in frames], ignore_index=True)
         order = np.lexsort((frame["tenor_days"].to_numpy(), frame["_line"].to_numpy()))
         flags = Flags(len(frame))
@@ -201,13 +243,19 @@ class CboeSource:
         for x, fl in frames:
             for reason, mask in fl.masks.items():
                 full = np.zeros(len(frame), dtype=bool)
-                full[start:start + len(x)] = mask
+                full[start : start + len(x)] = mask
                 flags.add(reason, full)
             start += len(x)
         frame = frame.iloc[order].reset_index(drop=True)
         flags = flags.take(order)
-        return Batch(RATES.name, canonical_frame(frame, RATES.name), res.rejects, flags.frame(),
-                     None, res.index.lookup if res.index is not None else None)
+        return Batch(
+            RATES.name,
+            canonical_frame(frame, RATES.name),
+            res.rejects,
+            flags.frame(),
+            None,
+            res.index.lookup if res.index is not None else None,
+        )
 
 
 register_source(CboeSource())

@@ -42,58 +42,123 @@ from warehouse.loaders.sources.generic import (
 )
 from warehouse.loaders.tables import OPTION_QUOTES
 
-_GREEKS = {"delta": "vendor_delta", "gamma": "vendor_gamma", "theta": "vendor_theta",
-           "vega": "vendor_vega"}
+_GREEKS = {
+    "delta": "vendor_delta",
+    "gamma": "vendor_gamma",
+    "theta": "vendor_theta",
+    "vega": "vendor_vega",
+}
 
 DELTANEUTRAL = ChainMapping(
     name="datashop-deltaneutral",
     description="DeltaNeutral/L2 option EOD layout (UnderlyingSymbol, OptionSymbol, IVMean...)",
     columns={
-        "UnderlyingSymbol": "underlying", "UnderlyingPrice": "underlying_last",
-        "OptionSymbol": "contract_symbol", "Type": "option_right", "Expiration": "expiration",
-        "DataDate": "quote_date", "Strike": "strike", "Last": "last", "Bid": "bid",
-        "Ask": "ask", "Volume": "volume", "OpenInterest": "open_interest",
-        "IVMean": "vendor_iv", **{k.title(): v for k, v in _GREEKS.items()},
+        "UnderlyingSymbol": "underlying",
+        "UnderlyingPrice": "underlying_last",
+        "OptionSymbol": "contract_symbol",
+        "Type": "option_right",
+        "Expiration": "expiration",
+        "DataDate": "quote_date",
+        "Strike": "strike",
+        "Last": "last",
+        "Bid": "bid",
+        "Ask": "ask",
+        "Volume": "volume",
+        "OpenInterest": "open_interest",
+        "IVMean": "vendor_iv",
+        **{k.title(): v for k, v in _GREEKS.items()},
     },
-    required=("underlying", "contract_symbol", "option_right", "expiration", "quote_date",
-              "strike", "bid", "ask"),
+    required=(
+        "underlying",
+        "contract_symbol",
+        "option_right",
+        "expiration",
+        "quote_date",
+        "strike",
+        "bid",
+        "ask",
+    ),
 )
 
 HISTORICALOPTIONDATA = ChainMapping(
     name="datashop-historicaloptiondata",
     description="historicaloptiondata.com layout (underlying, optionroot, quotedate...)",
     columns={
-        "underlying": "underlying", "underlying_last": "underlying_last",
-        "optionroot": "contract_symbol", "type": "option_right", "expiration": "expiration",
-        "quotedate": "quote_date", "strike": "strike", "last": "last", "bid": "bid",
-        "ask": "ask", "volume": "volume", "openinterest": "open_interest",
-        "impliedvol": "vendor_iv", **_GREEKS,
+        "underlying": "underlying",
+        "underlying_last": "underlying_last",
+        "optionroot": "contract_symbol",
+        "type": "option_right",
+        "expiration": "expiration",
+        "quotedate": "quote_date",
+        "strike": "strike",
+        "last": "last",
+        "bid": "bid",
+        "ask": "ask",
+        "volume": "volume",
+        "openinterest": "open_interest",
+        "impliedvol": "vendor_iv",
+        **_GREEKS,
     },
-    required=("underlying", "contract_symbol", "option_right", "expiration", "quote_date",
-              "strike", "bid", "ask"),
+    required=(
+        "underlying",
+        "contract_symbol",
+        "option_right",
+        "expiration",
+        "quote_date",
+        "strike",
+        "bid",
+        "ask",
+    ),
 )
 
 _CBOE_COMMON = {
-    "underlying_symbol": "underlying", "quote_date": "quote_date", "root": "root",
-    "expiration": "expiration", "strike": "strike", "option_type": "option_right",
+    "underlying_symbol": "underlying",
+    "quote_date": "quote_date",
+    "root": "root",
+    "expiration": "expiration",
+    "strike": "strike",
+    "option_type": "option_right",
     "open_interest": "open_interest",
 }
 CBOE_1545 = ChainMapping(
     name="datashop-cboe-1545",
     description="Cboe DataShop Option EOD, 15:45 snapshot",
-    columns={**_CBOE_COMMON, "bid_size_1545": "bid_size", "bid_1545": "bid",
-             "ask_size_1545": "ask_size", "ask_1545": "ask",
-             "underlying_bid_1545": "underlying_bid", "underlying_ask_1545": "underlying_ask"},
-    required=("underlying", "quote_date", "root", "expiration", "strike", "option_right",
-              "bid", "ask"),
+    columns={
+        **_CBOE_COMMON,
+        "bid_size_1545": "bid_size",
+        "bid_1545": "bid",
+        "ask_size_1545": "ask_size",
+        "ask_1545": "ask",
+        "underlying_bid_1545": "underlying_bid",
+        "underlying_ask_1545": "underlying_ask",
+    },
+    required=(
+        "underlying",
+        "quote_date",
+        "root",
+        "expiration",
+        "strike",
+        "option_right",
+        "bid",
+        "ask",
+    ),
     eod_time="close-15",
 )
 CBOE_EOD = replace(
-    CBOE_1545, name="datashop-cboe-eod", description="Cboe DataShop Option EOD, EOD snapshot",
-    columns={**_CBOE_COMMON, "bid_size_eod": "bid_size", "bid_eod": "bid",
-             "ask_size_eod": "ask_size", "ask_eod": "ask",
-             "underlying_bid_eod": "underlying_bid", "underlying_ask_eod": "underlying_ask",
-             "close": "last", "trade_volume": "volume"},
+    CBOE_1545,
+    name="datashop-cboe-eod",
+    description="Cboe DataShop Option EOD, EOD snapshot",
+    columns={
+        **_CBOE_COMMON,
+        "bid_size_eod": "bid_size",
+        "bid_eod": "bid",
+        "ask_size_eod": "ask_size",
+        "ask_eod": "ask",
+        "underlying_bid_eod": "underlying_bid",
+        "underlying_ask_eod": "underlying_ask",
+        "close": "last",
+        "trade_volume": "volume",
+    },
     eod_time="close",
 )
 
@@ -114,17 +179,25 @@ class DataShopSource(GenericChainSource):
         for f, fl in parts:
             for reason, mask in fl.masks.items():
                 full = np.zeros(len(frame), dtype=bool)
-                full[offset:offset + len(f)] = mask
+                full[offset : offset + len(f)] = mask
                 flags.add(reason, full)
             offset += len(f)
         day = file_date(path)
-        yield Batch(OPTION_QUOTES.name, frame, rejects, flags.frame(),
-                    None if day is None else day.date(), lookup)
+        yield Batch(
+            OPTION_QUOTES.name,
+            frame,
+            rejects,
+            flags.frame(),
+            None if day is None else day.date(),
+            lookup,
+        )
 
 
-SOURCE = register_source(DataShopSource(
-    "datashop",
-    "Option EOD vendor samples (DeltaNeutral, historicaloptiondata.com, Cboe DataShop)",
-    (DELTANEUTRAL, HISTORICALOPTIONDATA, CBOE_1545),
-    ("*.csv", "*.csv.gz"),
-))
+SOURCE = register_source(
+    DataShopSource(
+        "datashop",
+        "Option EOD vendor samples (DeltaNeutral, historicaloptiondata.com, Cboe DataShop)",
+        (DELTANEUTRAL, HISTORICALOPTIONDATA, CBOE_1545),
+        ("*.csv", "*.csv.gz"),
+    )
+)

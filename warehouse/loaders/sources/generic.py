@@ -61,16 +61,28 @@ NY = "America/New_York"
 EOD_TIME = "16:00"
 # tried in order; the one parsing most values of a column wins
 DATE_FORMATS: tuple[str, ...] = (
-    "%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y", "%Y%m%d", "%d%b%Y", "%d-%b-%Y", "%Y/%m/%d",
+    "%Y-%m-%d",
+    "%m/%d/%Y",
+    "%m/%d/%y",
+    "%Y%m%d",
+    "%d%b%Y",
+    "%d-%b-%Y",
+    "%Y/%m/%d",
 )
 RIGHTS: dict[str, str] = {
-    "C": "C", "P": "P", "CALL": "C", "PUT": "P", "CALLS": "C", "PUTS": "P",
+    "C": "C",
+    "P": "P",
+    "CALL": "C",
+    "PUT": "P",
+    "CALLS": "C",
+    "PUTS": "P",
 }
 
 
 # --------------------------------------------------------------------------------------------
 # shared helpers
 # --------------------------------------------------------------------------------------------
+
 
 class Flags:
     """Per-row reason flags found while parsing, turned into ``Batch.bad``."""
@@ -102,8 +114,9 @@ class Flags:
         return pd.DataFrame({r: cols[r] for r in REASONS if r in cols})
 
 
-def number(values: pd.Series | np.ndarray | pa.Array, flags: Flags | None = None,
-           scale: float = 1.0) -> np.ndarray:
+def number(
+    values: pd.Series | np.ndarray | pa.Array, flags: Flags | None = None, scale: float = 1.0
+) -> np.ndarray:
     """Float64 values (NaN when empty); malformed strings are flagged ``malformed_number``."""
     if isinstance(values, pa.ChunkedArray | pa.Array):
         values = values.to_pandas()
@@ -122,8 +135,9 @@ def number(values: pd.Series | np.ndarray | pa.Array, flags: Flags | None = None
     return out * scale
 
 
-def parse_dates(values: pd.Series, flags: Flags | None = None,
-                formats: tuple[str, ...] = DATE_FORMATS) -> pd.Series:
+def parse_dates(
+    values: pd.Series, flags: Flags | None = None, formats: tuple[str, ...] = DATE_FORMATS
+) -> pd.Series:
     """Dates (``datetime64[us]`` at midnight, NaT when empty/bad) from text in one of ``formats``.
 
     The format parsing the most values of the column is used for the whole column; values it
@@ -167,16 +181,18 @@ def local_to_utc(naive: pd.Series, flags: Flags | None = None, tz: str = NY) -> 
     return loc.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
 
 
-def at_local_time(dates: pd.Series, hhmm: str = EOD_TIME, tz: str = NY,
-                  flags: Flags | None = None) -> pd.Series:
+def at_local_time(
+    dates: pd.Series, hhmm: str = EOD_TIME, tz: str = NY, flags: Flags | None = None
+) -> pd.Series:
     """Each date's wall-clock ``hhmm`` in ``tz`` as UTC (e.g. the 16:00 New York close)."""
     h, m = (int(x) for x in hhmm.split(":"))
     naive = pd.Series(dates).astype("datetime64[us]") + pd.Timedelta(hours=h, minutes=m)
     return local_to_utc(naive, flags, tz)
 
 
-def session_close(dates: pd.Series, flags: Flags | None = None,
-                  minutes_before: int = 0) -> pd.Series:
+def session_close(
+    dates: pd.Series, flags: Flags | None = None, minutes_before: int = 0
+) -> pd.Series:
     """The XNYS close of each date (16:00 New York, 13:00 on half days) minus
     ``minutes_before``, as UTC: the time stamp of an end-of-day snapshot.
 
@@ -203,7 +219,7 @@ def eod_stamp(dates: pd.Series, when: str, tz: str = NY, flags: Flags | None = N
     """Snapshot time of each date: ``"close"``, ``"close-15"`` (minutes before the XNYS close)
     or a wall-clock ``"HH:MM"`` in ``tz``."""
     if when.startswith("close"):
-        before = int(when[len("close-"):]) if when.startswith("close-") else 0
+        before = int(when[len("close-") :]) if when.startswith("close-") else 0
         return session_close(dates, flags, before)
     return at_local_time(dates, when, tz, flags)
 
@@ -218,8 +234,11 @@ def null_iv_sentinel(out: pd.DataFrame, sentinels: tuple[float, ...]) -> None:
     if not hit.any():
         return
     out.loc[hit, "vendor_iv"] = np.nan
-    greeks = [c for c in ("vendor_delta", "vendor_gamma", "vendor_vega", "vendor_theta")
-              if c in out.columns]
+    greeks = [
+        c
+        for c in ("vendor_delta", "vendor_gamma", "vendor_vega", "vendor_theta")
+        if c in out.columns
+    ]
     if greeks:
         g = out[greeks].to_numpy(dtype=np.float64)
         all_zero = hit & (np.nan_to_num(np.abs(g), nan=0.0).sum(axis=1) == 0)
@@ -274,8 +293,9 @@ def assemble_contracts(df: pd.DataFrame, *, friday: bool = True) -> pd.DataFrame
     if not has_sym:
         needed = ("root", "expiration", "option_right", "strike")
         if all(c in out.columns for c in needed):
-            out["contract_symbol"] = format_occ(out["root"], out["expiration"],
-                                                out["option_right"], out["strike"])
+            out["contract_symbol"] = format_occ(
+                out["root"], out["expiration"], out["option_right"], out["strike"]
+            )
         else:
             out["contract_symbol"] = None
     return out.drop(columns=["root"], errors="ignore")
@@ -337,8 +357,10 @@ def require_columns(path: Path, frame: pd.DataFrame, names: list[str]) -> dict[s
     hm = header_map(frame)
     missing = [n for n in names if n.lower() not in hm]
     if missing:
-        raise LoadError(f"{path}: unexpected header, missing column(s) {', '.join(missing)}; "
-                        f"found {', '.join(hm)}")
+        raise LoadError(
+            f"{path}: unexpected header, missing column(s) {', '.join(missing)}; "
+            f"found {', '.join(hm)}"
+        )
     return {n: hm[n.lower()] for n in names}
 
 
@@ -415,28 +437,51 @@ OPTIONMETRICS = ChainMapping(
     name="generic-optionmetrics",
     description="OptionMetrics IvyDB option prices (opprcd): EOD best bid/offer, IV, greeks",
     columns={
-        "date": "quote_date", "symbol": "root_symbol", "exdate": "expiration",
-        "cp_flag": "option_right", "strike_price": "strike", "best_bid": "bid",
-        "best_offer": "ask", "volume": "volume", "open_interest": "open_interest",
-        "impl_volatility": "vendor_iv", "delta": "vendor_delta", "gamma": "vendor_gamma",
-        "vega": "vendor_vega", "theta": "vendor_theta", "ticker": "underlying",
+        "date": "quote_date",
+        "symbol": "root_symbol",
+        "exdate": "expiration",
+        "cp_flag": "option_right",
+        "strike_price": "strike",
+        "best_bid": "bid",
+        "best_offer": "ask",
+        "volume": "volume",
+        "open_interest": "open_interest",
+        "impl_volatility": "vendor_iv",
+        "delta": "vendor_delta",
+        "gamma": "vendor_gamma",
+        "vega": "vendor_vega",
+        "theta": "vendor_theta",
+        "ticker": "underlying",
     },
     required=("quote_date", "root_symbol", "expiration", "option_right", "strike"),
     scale={"strike": 0.001},
-    missing={k: (-99.99, -99.0) for k in
-             ("vendor_iv", "vendor_delta", "vendor_gamma", "vendor_vega", "vendor_theta")},
+    missing={
+        k: (-99.99, -99.0)
+        for k in ("vendor_iv", "vendor_delta", "vendor_gamma", "vendor_vega", "vendor_theta")
+    },
 )
 
 POLYGON = ChainMapping(
     name="generic-polygon",
     description="Polygon options flat files (quotes or day aggregates), O: tickers, ns epochs",
     columns={
-        "ticker": "contract_symbol", "bid_price": "bid", "ask_price": "ask",
-        "bid_size": "bid_size", "ask_size": "ask_size", "sip_timestamp": "quote_ts",
-        "participant_timestamp": "quote_ts", "window_start": "quote_ts", "close": "last",
-        "volume": "volume", "underlying_ticker": "underlying", "open_interest": "open_interest",
-        "implied_volatility": "vendor_iv", "delta": "vendor_delta", "gamma": "vendor_gamma",
-        "vega": "vendor_vega", "theta": "vendor_theta",
+        "ticker": "contract_symbol",
+        "bid_price": "bid",
+        "ask_price": "ask",
+        "bid_size": "bid_size",
+        "ask_size": "ask_size",
+        "sip_timestamp": "quote_ts",
+        "participant_timestamp": "quote_ts",
+        "window_start": "quote_ts",
+        "close": "last",
+        "volume": "volume",
+        "underlying_ticker": "underlying",
+        "open_interest": "open_interest",
+        "implied_volatility": "vendor_iv",
+        "delta": "vendor_delta",
+        "gamma": "vendor_gamma",
+        "vega": "vendor_vega",
+        "theta": "vendor_theta",
     },
     required=("contract_symbol", "quote_ts"),
     ts_unit="ns",
@@ -446,10 +491,18 @@ YAHOO = ChainMapping(
     name="generic-yahoo",
     description="Yahoo/yfinance option chains (CSV with contractSymbol..., or v7 optionChain JSON)",
     columns={
-        "contractSymbol": "contract_symbol", "strike": "strike", "lastPrice": "last",
-        "bid": "bid", "ask": "ask", "volume": "volume", "openInterest": "open_interest",
-        "impliedVolatility": "vendor_iv", "quote_ts": "quote_ts", "quoteTime": "quote_ts",
-        "underlyingSymbol": "underlying", "underlyingPrice": "underlying_last",
+        "contractSymbol": "contract_symbol",
+        "strike": "strike",
+        "lastPrice": "last",
+        "bid": "bid",
+        "ask": "ask",
+        "volume": "volume",
+        "openInterest": "open_interest",
+        "impliedVolatility": "vendor_iv",
+        "quote_ts": "quote_ts",
+        "quoteTime": "quote_ts",
+        "underlyingSymbol": "underlying",
+        "underlyingPrice": "underlying_last",
         "expiration_date": "expiration",
     },
     required=("contract_symbol", "quote_ts"),
@@ -473,6 +526,7 @@ MAPPINGS: dict[str, ChainMapping] = {m.name: m for m in (OPTIONMETRICS, POLYGON,
 # the source
 # --------------------------------------------------------------------------------------------
 
+
 def _yahoo_json(path: Path) -> tuple[pd.DataFrame, Callable[[np.ndarray], list[str]]]:
     """Rows of a Yahoo v7 ``optionChain`` JSON (calls then puts of each expiry)."""
     try:
@@ -490,15 +544,20 @@ def _yahoo_json(path: Path) -> tuple[pd.DataFrame, Callable[[np.ndarray], list[s
                 for rec in chain.get(side, []):
                     records.append(rec)
                     row = {k: (None if v is None else str(v)) for k, v in rec.items()}
-                    row["quoteTime"] = (None if qts is None
-                                        else pd.Timestamp(int(qts), unit="s", tz="UTC").isoformat())
+                    row["quoteTime"] = (
+                        None
+                        if qts is None
+                        else pd.Timestamp(int(qts), unit="s", tz="UTC").isoformat()
+                    )
                     row["underlyingSymbol"] = res.get("underlyingSymbol")
                     price = quote.get("regularMarketPrice")
                     row["underlyingPrice"] = None if price is None else str(price)
                     exp = rec.get("expiration")
                     row["expiration_date"] = (
-                        None if exp is None
-                        else pd.Timestamp(int(exp), unit="s", tz="UTC").strftime("%Y-%m-%d"))
+                        None
+                        if exp is None
+                        else pd.Timestamp(int(exp), unit="s", tz="UTC").strftime("%Y-%m-%d")
+                    )
                     rows.append(row)
     if not rows:
         raise LoadError(f"{path}: Yahoo optionChain JSON holds no contracts")
@@ -542,15 +601,21 @@ def mapping_fits(mapping: ChainMapping, src: pd.DataFrame, path: Path) -> list[s
     hm = header_map(src)
     chosen = {t for c, t in mapping.columns.items() if c.lower() in hm}
     need = set(mapping.required)
-    if "quote_ts" in need and "quote_ts" not in chosen and (
+    if (
+        "quote_ts" in need
+        and "quote_ts" not in chosen
+        and (
             "quote_date" in chosen
-            or (mapping.quote_date_from_filename and file_date(path) is not None)):
+            or (mapping.quote_date_from_filename and file_date(path) is not None)
+        )
+    ):
         need.discard("quote_ts")
     return sorted(t for t in need if t not in chosen)
 
 
-def apply_mapping(mapping: ChainMapping, src: pd.DataFrame,
-                  path: Path) -> tuple[pd.DataFrame, Flags]:
+def apply_mapping(
+    mapping: ChainMapping, src: pd.DataFrame, path: Path
+) -> tuple[pd.DataFrame, Flags]:
     """Canonical ``raw.option_quotes`` frame (with ``_line``) and parse flags for ``src``.
 
     Raises ``LoadError`` when the header cannot supply the mapping's required columns.
@@ -559,8 +624,10 @@ def apply_mapping(mapping: ChainMapping, src: pd.DataFrame,
     missing = mapping_fits(m, src, path)
     if missing:
         want = [c for c, t in m.columns.items() if t in missing]
-        raise LoadError(f"{path}: header does not fit mapping {m.name}: no column for "
-                        f"{', '.join(missing)} (expected one of {', '.join(want)})")
+        raise LoadError(
+            f"{path}: header does not fit mapping {m.name}: no column for "
+            f"{', '.join(missing)} (expected one of {', '.join(want)})"
+        )
     hm = header_map(src)
     chosen: dict[str, str] = {}
     for col, target in m.columns.items():
@@ -671,16 +738,23 @@ class GenericChainSource:
         if len(self.mappings) == 1:
             apply_mapping(self.mappings[0], src, path)  # raises, naming the missing columns
         cols = ", ".join(c for c in src.columns if c != "_line")
-        raise LoadError(f"{path}: header fits none of {', '.join(m.name for m in self.mappings)}"
-                        f" (columns: {cols})")
+        raise LoadError(
+            f"{path}: header fits none of {', '.join(m.name for m in self.mappings)}"
+            f" (columns: {cols})"
+        )
 
     def parse(self, path: Path) -> Iterator[Batch]:
         src, rejects, lookup = read_table(path)
         frame, flags = apply_mapping(self.pick(src, path), src, path)
         day = file_date(path)
-        yield Batch(table=OPTION_QUOTES.name, frame=frame, rejects=rejects,
-                    bad=flags.frame(), file_day=None if day is None else day.date(),
-                    raw_lookup=lookup)
+        yield Batch(
+            table=OPTION_QUOTES.name,
+            frame=frame,
+            rejects=rejects,
+            bad=flags.frame(),
+            file_day=None if day is None else day.date(),
+            raw_lookup=lookup,
+        )
 
 
 for _mapping in MAPPINGS.values():

@@ -65,16 +65,25 @@ class HeadlinesSource:
         names = pd.Series(np.where(integral, label, -1)).astype(np.int64).map(LABELS)
         flags.add("bad_value", integral & names.isna().to_numpy())
         header_lines = 1
-        out = pd.DataFrame({
-            "source": DATASET, "split": split,
-            "row_no": (f["_line"].to_numpy() - header_lines - 1).astype(np.float64),
-            "headline": f[cols["text"]].astype(object),
-            "label": label, "label_name": names.astype(object).to_numpy(),
-            "_line": f["_line"].to_numpy(),
-        })
-        yield Batch(SENTIMENT_BENCHMARK.name, canonical_frame(out, SENTIMENT_BENCHMARK.name),
-                    res.rejects, flags.frame(), None,
-                    res.index.lookup if res.index is not None else None)
+        out = pd.DataFrame(
+            {
+                "source": DATASET,
+                "split": split,
+                "row_no": (f["_line"].to_numpy() - header_lines - 1).astype(np.float64),
+                "headline": f[cols["text"]].astype(object),
+                "label": label,
+                "label_name": names.astype(object).to_numpy(),
+                "_line": f["_line"].to_numpy(),
+            }
+        )
+        yield Batch(
+            SENTIMENT_BENCHMARK.name,
+            canonical_frame(out, SENTIMENT_BENCHMARK.name),
+            res.rejects,
+            flags.frame(),
+            None,
+            res.index.lookup if res.index is not None else None,
+        )
 
 
 register_source(HeadlinesSource())

@@ -29,18 +29,41 @@ IVOLATILITY = ChainMapping(
     name="ivolatility",
     description="iVolatility EOD option chains (CSV/CSV.gz): bid/ask, volume, OI, vendor IV",
     columns={
-        "symbol": "underlying", "date": "quote_date", "stock_price_close": "underlying_last",
-        "option_symbol": "contract_symbol", "option_expiration": "expiration",
-        "strike": "strike", "call/put": "option_right", "ask": "ask", "bid": "bid",
-        "iv": "vendor_iv", "volume": "volume", "open_interest": "open_interest",
-        "delta": "vendor_delta", "vega": "vendor_vega", "gamma": "vendor_gamma",
+        "symbol": "underlying",
+        "date": "quote_date",
+        "stock_price_close": "underlying_last",
+        "option_symbol": "contract_symbol",
+        "option_expiration": "expiration",
+        "strike": "strike",
+        "call/put": "option_right",
+        "ask": "ask",
+        "bid": "bid",
+        "iv": "vendor_iv",
+        "volume": "volume",
+        "open_interest": "open_interest",
+        "delta": "vendor_delta",
+        "vega": "vendor_vega",
+        "gamma": "vendor_gamma",
         "theta": "vendor_theta",
     },
-    required=("underlying", "quote_date", "contract_symbol", "expiration", "strike",
-              "option_right", "bid", "ask"),
+    required=(
+        "underlying",
+        "quote_date",
+        "contract_symbol",
+        "expiration",
+        "strike",
+        "option_right",
+        "bid",
+        "ask",
+    ),
     iv_sentinels=(-1.0,),
 )
 
-SOURCE = register_source(GenericChainSource(
-    IVOLATILITY.name, IVOLATILITY.description, (IVOLATILITY,), ("*.csv", "*.csv.gz"),
-))
+SOURCE = register_source(
+    GenericChainSource(
+        IVOLATILITY.name,
+        IVOLATILITY.description,
+        (IVOLATILITY,),
+        ("*.csv", "*.csv.gz"),
+    )
+)

@@ -109,27 +109,52 @@ _OPTION_ENTRY = re.compile(
 )
 
 BAR_COLS = ["t", "open", "high", "low", "close", "volume"]
-QUOTE_BAR_COLS = ["t", "bid_open", "bid_high", "bid_low", "bid_close", "bid_size",
-                  "ask_open", "ask_high", "ask_low", "ask_close", "ask_size"]
+QUOTE_BAR_COLS = [
+    "t",
+    "bid_open",
+    "bid_high",
+    "bid_low",
+    "bid_close",
+    "bid_size",
+    "ask_open",
+    "ask_high",
+    "ask_low",
+    "ask_close",
+    "ask_size",
+]
 TICK_TRADE_COLS = ["t", "price", "size", "exchange", "condition", "suspicious"]
-TICK_QUOTE_COLS = ["t", "bid", "bid_size", "ask", "ask_size", "exchange", "condition",
-                   "suspicious"]
+TICK_QUOTE_COLS = ["t", "bid", "bid_size", "ask", "ask_size", "exchange", "condition", "suspicious"]
 OI_COLS = ["t", "open_interest"]
-UNIVERSE_HEADER = ["#expiry", "strike", "right", "open", "high", "low", "close", "volume",
-                   "open_interest", "implied_volatility", "delta", "gamma", "vega", "theta", "rho"]
+UNIVERSE_HEADER = [
+    "#expiry",
+    "strike",
+    "right",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "open_interest",
+    "implied_volatility",
+    "delta",
+    "gamma",
+    "vega",
+    "theta",
+    "rho",
+]
 
 
 @dataclass(frozen=True)
 class LeanFile:
     """What a Lean path is: ``kind`` plus the parts of its path that matter."""
 
-    kind: str            # bars | minute | tick | universe | option_minute | rates | unsupported
-    asset: str           # equity, index, option, indexoption, ...
-    resolution: str      # daily, hour, minute, tick, universes
-    ticker: str          # lower case, as in the path
+    kind: str  # bars | minute | tick | universe | option_minute | rates | unsupported
+    asset: str  # equity, index, option, indexoption, ...
+    resolution: str  # daily, hour, minute, tick, universes
+    ticker: str  # lower case, as in the path
     day: pd.Timestamp | None = None
     data_kind: str = ""  # trade | quote | openinterest
-    style: str = ""      # american | european
+    style: str = ""  # american | european
 
 
 def classify(path: Path) -> LeanFile:
@@ -150,16 +175,16 @@ def classify(path: Path) -> LeanFile:
     if resolution in ("daily", "hour") and len(rest) == 2 and path.name.endswith(".zip"):
         return LeanFile("bars", asset, resolution, path.name.split(".")[0])
     if resolution == "universes" and len(rest) == 3 and path.suffix == ".csv":
-        return LeanFile("universe", asset, resolution, rest[1],
-                        day=_day(path, path.stem))
+        return LeanFile("universe", asset, resolution, rest[1], day=_day(path, path.stem))
     if resolution in ("minute", "tick") and len(rest) == 3:
         dm = _DAY_KIND.match(path.name)
         if dm:
             day = _day(path, dm.group("day"))
             kind = dm.group("kind")
             if asset in ("option", "indexoption") and resolution == "minute":
-                return LeanFile("option_minute", asset, resolution, rest[1], day, kind,
-                                dm.group("style") or "")
+                return LeanFile(
+                    "option_minute", asset, resolution, rest[1], day, kind, dm.group("style") or ""
+                )
             if asset in ("equity", "index") and kind in ("trade", "quote"):
                 return LeanFile(resolution, asset, resolution, rest[1], day, kind)
     return LeanFile("unsupported", asset, resolution, "")
@@ -176,9 +201,10 @@ def _day(path: Path, text: str) -> pd.Timestamp:
 # reading zips: every entry's lines, tagged with the entry, in one CSV pass
 # --------------------------------------------------------------------------------------------
 
+
 @dataclass
 class ZipRows:
-    frame: pd.DataFrame                 # string columns + "entry" (int) + "_line"
+    frame: pd.DataFrame  # string columns + "entry" (int) + "_line"
     entries: list[str]
     rejects: list[Reject]
     lookup: Callable[[np.ndarray], list[str]]
@@ -236,9 +262,13 @@ def data_tz(lf: LeanFile) -> str:
     return CHICAGO if lf.asset == "index" else NY
 
 
-def _ms_times(day: pd.Timestamp, ms_text: pd.Series, flags: Flags,
-              offset: pd.Timedelta | None = None, tz: str = NY,
-              ) -> tuple[pd.Series, np.ndarray]:
+def _ms_times(
+    day: pd.Timestamp,
+    ms_text: pd.Series,
+    flags: Flags,
+    offset: pd.Timedelta | None = None,
+    tz: str = NY,
+) -> tuple[pd.Series, np.ndarray]:
     """(UTC timestamps, ms as float) for ms-since-midnight text on ``day`` in ``tz``."""
     ms, bad = number(ms_text, None), np.zeros(len(ms_text), dtype=bool)
     ms_raw = pd.Series(ms_text).astype(object)
@@ -258,15 +288,23 @@ def _ms_times(day: pd.Timestamp, ms_text: pd.Series, flags: Flags,
 # the source
 # --------------------------------------------------------------------------------------------
 
+
 class LeanSource:
     """``lean``: every supported file of a Lean ``Data/`` folder (see module docstring)."""
 
     name = "lean"
-    description = ("QuantConnect/Lean data folder: equity/index bars, equity ticks, option "
-                   "universes and minute option quotes, Fed primary-credit rate")
+    description = (
+        "QuantConnect/Lean data folder: equity/index bars, equity ticks, option "
+        "universes and minute option quotes, Fed primary-credit rate"
+    )
 
     _ORDER: ClassVar[dict[str, int]] = {
-        "rates": 0, "bars": 1, "minute": 2, "tick": 3, "universe": 4, "option_minute": 5,
+        "rates": 0,
+        "bars": 1,
+        "minute": 2,
+        "tick": 3,
+        "universe": 4,
+        "option_minute": 5,
     }
 
     def identity(self, path: Path) -> str:
@@ -313,8 +351,10 @@ class LeanSource:
     def parse(self, path: Path) -> Iterator[Batch]:
         lf = classify(path)
         if lf.kind == "unsupported":
-            raise LoadError(f"{path}: Lean file kind not loaded (futures, factor/map files and "
-                            "other data without a target table)")
+            raise LoadError(
+                f"{path}: Lean file kind not loaded (futures, factor/map files and "
+                "other data without a target table)"
+            )
         if lf.kind == "bars":
             yield self._bars(path, lf)
         elif lf.kind == "minute":
@@ -342,14 +382,24 @@ class LeanSource:
         else:
             ts = local_to_utc(when, flags, data_tz(lf))
             seconds = 3600
-        out = pd.DataFrame({
-            "ts": ts, "symbol": lf.ticker.upper(), "bar_seconds": float(seconds),
-            **{c: number(f[c], flags, scale) for c in ("open", "high", "low", "close")},
-            "volume": number(f["volume"], flags),
-            "_line": f["_line"].to_numpy(),
-        })
-        return Batch(EQUITY_BARS.name, canonical_frame(out, EQUITY_BARS.name), z.rejects,
-                     flags.frame(), None, z.lookup)
+        out = pd.DataFrame(
+            {
+                "ts": ts,
+                "symbol": lf.ticker.upper(),
+                "bar_seconds": float(seconds),
+                **{c: number(f[c], flags, scale) for c in ("open", "high", "low", "close")},
+                "volume": number(f["volume"], flags),
+                "_line": f["_line"].to_numpy(),
+            }
+        )
+        return Batch(
+            EQUITY_BARS.name,
+            canonical_frame(out, EQUITY_BARS.name),
+            z.rejects,
+            flags.frame(),
+            None,
+            z.lookup,
+        )
 
     # -- equity/index minute ------------------------------------------------------------------
     def _minute(self, path: Path, lf: LeanFile) -> Batch:
@@ -361,12 +411,16 @@ class LeanSource:
             f = z.frame
             flags = Flags(len(f))
             ts, _ = _ms_times(day, f["t"], flags, tz=data_tz(lf))
-            out = pd.DataFrame({
-                "ts": ts, "symbol": lf.ticker.upper(), "bar_seconds": 60.0,
-                **{c: number(f[c], flags, scale) for c in ("open", "high", "low", "close")},
-                "volume": number(f["volume"], flags),
-                "_line": f["_line"].to_numpy(),
-            })
+            out = pd.DataFrame(
+                {
+                    "ts": ts,
+                    "symbol": lf.ticker.upper(),
+                    "bar_seconds": 60.0,
+                    **{c: number(f[c], flags, scale) for c in ("open", "high", "low", "close")},
+                    "volume": number(f["volume"], flags),
+                    "_line": f["_line"].to_numpy(),
+                }
+            )
             table = EQUITY_BARS.name
         else:
             z = read_zip_csv(path, QUOTE_BAR_COLS)
@@ -375,17 +429,22 @@ class LeanSource:
             ts, _ = _ms_times(day, f["t"], flags, pd.Timedelta(minutes=1), data_tz(lf))
             for c in QUOTE_BAR_COLS[1:]:
                 number(f[c], flags)  # flag malformed values in any field of the record
-            out = pd.DataFrame({
-                "ts": ts, "symbol": lf.ticker.upper(), "seq": 0.0,
-                "bid": number(f["bid_close"], None, scale),
-                "ask": number(f["ask_close"], None, scale),
-                "bid_size": number(f["bid_size"], None),
-                "ask_size": number(f["ask_size"], None),
-                "_line": f["_line"].to_numpy(),
-            })
+            out = pd.DataFrame(
+                {
+                    "ts": ts,
+                    "symbol": lf.ticker.upper(),
+                    "seq": 0.0,
+                    "bid": number(f["bid_close"], None, scale),
+                    "ask": number(f["ask_close"], None, scale),
+                    "bid_size": number(f["bid_size"], None),
+                    "ask_size": number(f["ask_size"], None),
+                    "_line": f["_line"].to_numpy(),
+                }
+            )
             table = EQUITY_QUOTES.name
-        return Batch(table, canonical_frame(out, table), z.rejects, flags.frame(),
-                     day.date(), z.lookup)
+        return Batch(
+            table, canonical_frame(out, table), z.rejects, flags.frame(), day.date(), z.lookup
+        )
 
     # -- ticks --------------------------------------------------------------------------------
     def _tick(self, path: Path, lf: LeanFile) -> Batch:
@@ -401,26 +460,41 @@ class LeanSource:
         cond = f["condition"].astype(object)
         cond = cond.where(susp != "1", cond.fillna("").astype(str) + ";suspicious")
         seq = ts.groupby(ts.fillna(pd.Timestamp(0, tz="UTC"))).cumcount().to_numpy()
-        base = {"ts": ts, "symbol": lf.ticker.upper(), "seq": seq.astype(np.float64),
-                "exchange": f["exchange"].astype(object)}
+        base = {
+            "ts": ts,
+            "symbol": lf.ticker.upper(),
+            "seq": seq.astype(np.float64),
+            "exchange": f["exchange"].astype(object),
+        }
         if lf.data_kind == "trade":
-            out = pd.DataFrame({**base, "price": number(f["price"], flags, DECI_CENTS),
-                                "size": number(f["size"], flags), "conditions": cond,
-                                "_line": f["_line"].to_numpy()})
+            out = pd.DataFrame(
+                {
+                    **base,
+                    "price": number(f["price"], flags, DECI_CENTS),
+                    "size": number(f["size"], flags),
+                    "conditions": cond,
+                    "_line": f["_line"].to_numpy(),
+                }
+            )
             table = EQUITY_TRADES.name
         else:
             bid, bsz = number(f["bid"], flags, DECI_CENTS), number(f["bid_size"], flags)
             ask, asz = number(f["ask"], flags, DECI_CENTS), number(f["ask_size"], flags)
             no_bid, no_ask = (bid == 0) & (bsz == 0), (ask == 0) & (asz == 0)
-            out = pd.DataFrame({
-                **base,
-                "bid": np.where(no_bid, np.nan, bid), "bid_size": np.where(no_bid, np.nan, bsz),
-                "ask": np.where(no_ask, np.nan, ask), "ask_size": np.where(no_ask, np.nan, asz),
-                "_line": f["_line"].to_numpy(),
-            })
+            out = pd.DataFrame(
+                {
+                    **base,
+                    "bid": np.where(no_bid, np.nan, bid),
+                    "bid_size": np.where(no_bid, np.nan, bsz),
+                    "ask": np.where(no_ask, np.nan, ask),
+                    "ask_size": np.where(no_ask, np.nan, asz),
+                    "_line": f["_line"].to_numpy(),
+                }
+            )
             table = EQUITY_QUOTES.name
-        return Batch(table, canonical_frame(out, table), z.rejects, flags.frame(),
-                     day.date(), z.lookup)
+        return Batch(
+            table, canonical_frame(out, table), z.rejects, flags.frame(), day.date(), z.lookup
+        )
 
     # -- option universes ---------------------------------------------------------------------
     def _universe(self, path: Path, lf: LeanFile) -> Iterator[Batch]:
@@ -430,8 +504,10 @@ class LeanSource:
         f = res.frame
         header = [c for c in f.columns if c != "_line"]
         if [h.strip().lower() for h in header] != UNIVERSE_HEADER:
-            raise LoadError(f"{path}: unexpected header {','.join(header)}; expected "
-                            f"{','.join(UNIVERSE_HEADER)}")
+            raise LoadError(
+                f"{path}: unexpected header {','.join(header)}; expected "
+                f"{','.join(UNIVERSE_HEADER)}"
+            )
         f.columns = [*UNIVERSE_HEADER, "_line"]
         lookup = res.index.lookup if res.index is not None else None
         is_under = (f["#expiry"].isna() & f["strike"].isna() & f["right"].isna()).to_numpy()
@@ -442,16 +518,25 @@ class LeanSource:
         under_last = np.nan
         if len(u):
             uflags = Flags(len(u))
-            ubar = pd.DataFrame({
-                "ts": at_local_time(pd.Series([day] * len(u)), "09:30", NY, uflags),
-                "symbol": underlying, "bar_seconds": 86400.0,
-                **{c: number(u[c], uflags) for c in ("open", "high", "low", "close")},
-                "volume": number(u["volume"], uflags),
-                "_line": u["_line"].to_numpy(),
-            })
+            ubar = pd.DataFrame(
+                {
+                    "ts": at_local_time(pd.Series([day] * len(u)), "09:30", NY, uflags),
+                    "symbol": underlying,
+                    "bar_seconds": 86400.0,
+                    **{c: number(u[c], uflags) for c in ("open", "high", "low", "close")},
+                    "volume": number(u["volume"], uflags),
+                    "_line": u["_line"].to_numpy(),
+                }
+            )
             under_last = float(ubar["close"].iloc[-1])
-            yield Batch(EQUITY_BARS.name, canonical_frame(ubar, EQUITY_BARS.name), [],
-                        uflags.frame(), day.date(), lookup)
+            yield Batch(
+                EQUITY_BARS.name,
+                canonical_frame(ubar, EQUITY_BARS.name),
+                [],
+                uflags.frame(),
+                day.date(),
+                lookup,
+            )
 
         o = f[~is_under].reset_index(drop=True)
         flags = Flags(len(o))
@@ -459,27 +544,32 @@ class LeanSource:
         right = o["right"].astype(object).str.strip().str.upper()
         flags.add("bad_value", (right.notna() & ~right.isin(["C", "P"])).to_numpy())
         strike = number(o["strike"], flags)
-        out = pd.DataFrame({
-            "quote_ts": session_close(pd.Series([day] * len(o)), flags),
-            "underlying": underlying,
-            "contract_symbol": format_occ(pd.Series([root] * len(o)), exp, right, strike),
-            "expiration": exp, "strike": strike, "option_right": right,
-            "last": number(o["close"], flags),
-            "volume": number(o["volume"], flags),
-            "open_interest": number(o["open_interest"], flags),
-            "underlying_last": under_last,
-            "vendor_iv": number(o["implied_volatility"], flags),
-            "vendor_delta": number(o["delta"], flags),
-            "vendor_gamma": number(o["gamma"], flags),
-            "vendor_vega": number(o["vega"], flags),
-            "vendor_theta": number(o["theta"], flags),
-            "_line": o["_line"].to_numpy(),
-        })
+        out = pd.DataFrame(
+            {
+                "quote_ts": session_close(pd.Series([day] * len(o)), flags),
+                "underlying": underlying,
+                "contract_symbol": format_occ(pd.Series([root] * len(o)), exp, right, strike),
+                "expiration": exp,
+                "strike": strike,
+                "option_right": right,
+                "last": number(o["close"], flags),
+                "volume": number(o["volume"], flags),
+                "open_interest": number(o["open_interest"], flags),
+                "underlying_last": under_last,
+                "vendor_iv": number(o["implied_volatility"], flags),
+                "vendor_delta": number(o["delta"], flags),
+                "vendor_gamma": number(o["gamma"], flags),
+                "vendor_vega": number(o["vega"], flags),
+                "vendor_theta": number(o["theta"], flags),
+                "_line": o["_line"].to_numpy(),
+            }
+        )
         null_iv_sentinel(out, (0.0,))
         for c in ("open", "high", "low", "rho"):
             number(o[c], flags)  # malformed values anywhere in the record are flagged
-        yield Batch(OPTION_QUOTES.name, canonical_frame(out), res.rejects, flags.frame(),
-                    day.date(), lookup)
+        yield Batch(
+            OPTION_QUOTES.name, canonical_frame(out), res.rejects, flags.frame(), day.date(), lookup
+        )
 
     # -- minute option bars -------------------------------------------------------------------
     @staticmethod
@@ -489,20 +579,37 @@ class LeanSource:
         for k, name in enumerate(entries):
             m = _OPTION_ENTRY.match(Path(name).name)
             if m:
-                rows.append({"entry": k, "ckey": f"{m['right']}_{m['strike']}_{m['expiry']}",
-                             "root": m["ticker"].upper(), "right": m["right"][0].upper(),
-                             "strike_e4": m["strike"], "expiry": m["expiry"]})
+                rows.append(
+                    {
+                        "entry": k,
+                        "ckey": f"{m['right']}_{m['strike']}_{m['expiry']}",
+                        "root": m["ticker"].upper(),
+                        "right": m["right"][0].upper(),
+                        "strike_e4": m["strike"],
+                        "expiry": m["expiry"],
+                    }
+                )
             else:
-                rows.append({"entry": k, "ckey": f"?{k}", "root": None, "right": None,
-                             "strike_e4": None, "expiry": None})
+                rows.append(
+                    {
+                        "entry": k,
+                        "ckey": f"?{k}",
+                        "root": None,
+                        "right": None,
+                        "strike_e4": None,
+                        "expiry": None,
+                    }
+                )
         return pd.DataFrame(rows)
 
     def _option_minute(self, path: Path, lf: LeanFile) -> Batch:
         day = lf.day
         assert day is not None
         if lf.data_kind == "openinterest":
-            raise LoadError(f"{path}: open-interest files are merged into the same day's quote "
-                            "(or trade) file; load that one")
+            raise LoadError(
+                f"{path}: open-interest files are merged into the same day's quote "
+                "(or trade) file; load that one"
+            )
         sib = self._siblings(path, lf)
         primary = read_zip_csv(path, QUOTE_BAR_COLS if lf.data_kind == "quote" else BAR_COLS)
         p = primary.frame.merge(self._contracts(primary.entries, path), on="entry", how="left")
@@ -521,11 +628,15 @@ class LeanSource:
             trade_path = sib.get("trade")
             if trade_path is not None:
                 t = read_zip_csv(trade_path, BAR_COLS)
-                rejects += [Reject(None if r.line_no is None else r.line_no + primary.n_lines,
-                                   r.reason, f"{trade_path.name}/{r.raw_record}")
-                            for r in t.rejects]
-                tf = t.frame.merge(self._contracts(t.entries, trade_path), on="entry",
-                                   how="left")
+                rejects += [
+                    Reject(
+                        None if r.line_no is None else r.line_no + primary.n_lines,
+                        r.reason,
+                        f"{trade_path.name}/{r.raw_record}",
+                    )
+                    for r in t.rejects
+                ]
+                tf = t.frame.merge(self._contracts(t.entries, trade_path), on="entry", how="left")
                 tflags = Flags(len(tf))
                 tts, tms = _ms_times(day, tf["t"], tflags, pd.Timedelta(minutes=1))
                 tf["ms"] = np.where(np.isfinite(tms), tms, -1e12 - np.arange(len(tf)))
@@ -555,16 +666,24 @@ class LeanSource:
         root = p["root"]
         expiry = parse_dates(p["expiry"], None, ("%Y%m%d",))
         strike = number(p["strike_e4"], None, DECI_CENTS)
-        out = pd.DataFrame({
-            "quote_ts": p["quote_ts"],
-            "underlying": underlying_for_root(root).to_numpy(),
-            "contract_symbol": format_occ(root, expiry, p["right"], strike),
-            "expiration": expiry, "strike": strike, "option_right": p["right"],
-            "bid": p["bid_close"], "ask": p["ask_close"],
-            "bid_size": p["bid_size"], "ask_size": p["ask_size"],
-            "last": p["last"], "volume": p["volume"], "open_interest": p["open_interest"],
-            "_line": p["_line"].to_numpy(),
-        })
+        out = pd.DataFrame(
+            {
+                "quote_ts": p["quote_ts"],
+                "underlying": underlying_for_root(root).to_numpy(),
+                "contract_symbol": format_occ(root, expiry, p["right"], strike),
+                "expiration": expiry,
+                "strike": strike,
+                "option_right": p["right"],
+                "bid": p["bid_close"],
+                "ask": p["ask_close"],
+                "bid_size": p["bid_size"],
+                "ask_size": p["ask_size"],
+                "last": p["last"],
+                "volume": p["volume"],
+                "open_interest": p["open_interest"],
+                "_line": p["_line"].to_numpy(),
+            }
+        )
 
         def lookup(lines: np.ndarray) -> list[str]:
             res = []
@@ -574,18 +693,38 @@ class LeanSource:
                 res.extend(fn(np.array([n - base])))
             return res
 
-        return Batch(OPTION_QUOTES.name, canonical_frame(out), rejects, rows_bad.frame(),
-                     day.date(), lookup)
+        return Batch(
+            OPTION_QUOTES.name, canonical_frame(out), rejects, rows_bad.frame(), day.date(), lookup
+        )
 
     @staticmethod
-    def _merge_trades(p: pd.DataFrame, tf: pd.DataFrame, pflags: Flags,
-                      tbad: pd.DataFrame | None) -> tuple[pd.DataFrame, Flags]:
+    def _merge_trades(
+        p: pd.DataFrame, tf: pd.DataFrame, pflags: Flags, tbad: pd.DataFrame | None
+    ) -> tuple[pd.DataFrame, Flags]:
         """Outer-join trade bars on (contract, minute): last/volume on quote rows; trade-only
         minutes become extra rows without bid/ask. Quote minutes without a trade get volume 0."""
-        tcols = tf[["ckey", "ms", "t_last", "t_volume", "t_line", "quote_ts", "root", "right",
-                    "strike_e4", "expiry"]].rename(columns={
-                        "quote_ts": "t_ts", "root": "t_root", "right": "t_right",
-                        "strike_e4": "t_strike", "expiry": "t_expiry"})
+        tcols = tf[
+            [
+                "ckey",
+                "ms",
+                "t_last",
+                "t_volume",
+                "t_line",
+                "quote_ts",
+                "root",
+                "right",
+                "strike_e4",
+                "expiry",
+            ]
+        ].rename(
+            columns={
+                "quote_ts": "t_ts",
+                "root": "t_root",
+                "right": "t_right",
+                "strike_e4": "t_strike",
+                "expiry": "t_expiry",
+            }
+        )
         tcols["t_pos"] = np.arange(len(tcols))
         dup = tcols.duplicated(["ckey", "ms"]).to_numpy()  # a second bar for one minute
         p = p.copy()
@@ -595,8 +734,14 @@ class LeanSource:
         only_t = m["p_pos"].isna().to_numpy()
         m["last"] = m["t_last"]
         m["volume"] = m["t_volume"].fillna(0.0)
-        for a, b in (("quote_ts", "t_ts"), ("root", "t_root"), ("right", "t_right"),
-                     ("strike_e4", "t_strike"), ("expiry", "t_expiry"), ("_line", "t_line")):
+        for a, b in (
+            ("quote_ts", "t_ts"),
+            ("root", "t_root"),
+            ("right", "t_right"),
+            ("strike_e4", "t_strike"),
+            ("expiry", "t_expiry"),
+            ("_line", "t_line"),
+        ):
             m[a] = m[a].where(~only_t, m[b])
         # keep file order: quote rows, then trade-only rows
         m["_order"] = np.where(only_t, len(p) + m["t_pos"].fillna(0), m["p_pos"].fillna(0))
@@ -630,9 +775,14 @@ class LeanSource:
         p = p.copy()
         p["_pos"] = np.arange(len(p))
         left = p.sort_values("ms", kind="stable")
-        merged = pd.merge_asof(left, o[["ckey", "ms", "oi", "oi_bad"]].rename(
-            columns={"ms": "oi_ms"}), left_on="ms", right_on="oi_ms", by="ckey",
-            direction="backward")
+        merged = pd.merge_asof(
+            left,
+            o[["ckey", "ms", "oi", "oi_bad"]].rename(columns={"ms": "oi_ms"}),
+            left_on="ms",
+            right_on="oi_ms",
+            by="ckey",
+            direction="backward",
+        )
         merged = merged.sort_values("_pos", kind="stable").reset_index(drop=True)
         p["open_interest"] = merged["oi"].to_numpy()
         flags.add("malformed_number", merged["oi_bad"].fillna(False).to_numpy(dtype=bool))
@@ -654,13 +804,23 @@ class LeanSource:
         flags = Flags(len(f))
         as_of = parse_dates(f[cols[0]], flags, ("%Y-%m-%d",))
         pct = number(f[cols[1]], flags)
-        out = pd.DataFrame({
-            "as_of": as_of, "tenor_days": 1.0,
-            "zero_rate": 365.0 * np.log1p(pct / 100.0 / 360.0),
-            "source": RATE_SOURCE, "_line": f["_line"].to_numpy(),
-        })
-        return Batch(RATES.name, canonical_frame(out, RATES.name), res.rejects, flags.frame(),
-                     None, res.index.lookup if res.index is not None else None)
+        out = pd.DataFrame(
+            {
+                "as_of": as_of,
+                "tenor_days": 1.0,
+                "zero_rate": 365.0 * np.log1p(pct / 100.0 / 360.0),
+                "source": RATE_SOURCE,
+                "_line": f["_line"].to_numpy(),
+            }
+        )
+        return Batch(
+            RATES.name,
+            canonical_frame(out, RATES.name),
+            res.rejects,
+            flags.frame(),
+            None,
+            res.index.lookup if res.index is not None else None,
+        )
 
 
 register_source(LeanSource())

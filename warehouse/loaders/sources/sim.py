@@ -39,7 +39,7 @@ TRUTH_FILES: dict[str, tables.TableSpec] = {
     "truth/earnings_events.parquet": schema.EARNINGS_EVENTS,
     "truth/underlying_days.parquet": schema.UNDERLYING_DAYS,
 }
-DAY_DIRS: dict[str, tables.TableSpec] = {       # in load order within a session
+DAY_DIRS: dict[str, tables.TableSpec] = {  # in load order within a session
     "option_quotes": tables.OPTION_QUOTES,
     "equity_trades": tables.EQUITY_TRADES,
     "equity_quotes": tables.EQUITY_QUOTES,
@@ -115,8 +115,10 @@ class SimSource:
             raise LoadError(f"{manifest}: unreadable manifest ({exc})") from exc
         missing = [rel for rel in listed if not (path / rel).is_file()]
         if missing:
-            raise LoadError(f"{path}: files listed in {MANIFEST} are missing: "
-                            f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+            raise LoadError(
+                f"{path}: files listed in {MANIFEST} are missing: "
+                f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
+            )
         rels = sorted([MANIFEST, *listed], key=_order_key)
         return [path / rel for rel in rels]
 
@@ -162,12 +164,16 @@ def _parse_manifest(path: Path) -> Batch:
     try:
         m = json.loads(raw)
         row = {
-            "run_sha256": hashlib.sha256(raw).hexdigest(), "seed": int(m["seed"]),
-            "preset": m["preset"], "arguments": m["arguments"],
+            "run_sha256": hashlib.sha256(raw).hexdigest(),
+            "seed": int(m["seed"]),
+            "preset": m["preset"],
+            "arguments": m["arguments"],
             "start_date": date.fromisoformat(m["start_date"]),
             "end_date": date.fromisoformat(m["end_date"]),
-            "n_underlyings": int(m["n_underlyings"]), "n_sessions": int(m["n_sessions"]),
-            "format_version": int(m["format_version"]), "files": m["files"],
+            "n_underlyings": int(m["n_underlyings"]),
+            "n_sessions": int(m["n_sessions"]),
+            "format_version": int(m["format_version"]),
+            "files": m["files"],
         }
     except (ValueError, KeyError, TypeError) as exc:
         raise LoadError(f"{path}: not a simulator manifest ({exc})") from exc
@@ -197,30 +203,37 @@ def _parse_csv(path: Path, spec: tables.TableSpec) -> Batch:
             if kind == "int":
                 whole = np.isnan(values) | (values == np.round(values))
                 bad_number |= ~whole
-                out[name] = pd.array(np.where(np.isnan(values) | ~whole, 0, values)
-                                     .astype(np.int64), dtype="Int64")
+                out[name] = pd.array(
+                    np.where(np.isnan(values) | ~whole, 0, values).astype(np.int64), dtype="Int64"
+                )
                 out[name][np.isnan(values) | ~whole] = pd.NA
             else:
                 out[name] = values
         elif kind == "date":
             parsed = pd.to_datetime(col, format="%Y-%m-%d", errors="coerce")
             bad_ts |= col.notna().to_numpy() & parsed.isna().to_numpy()
-            out[name] = pd.Series([None if pd.isna(v) else v.date() for v in parsed],
-                                  dtype=object)
+            out[name] = pd.Series([None if pd.isna(v) else v.date() for v in parsed], dtype=object)
         elif kind == "bool":
             low = col.str.lower()
-            truth = low.map({"true": True, "t": True, "1": True,
-                             "false": False, "f": False, "0": False})
+            truth = low.map(
+                {"true": True, "t": True, "1": True, "false": False, "f": False, "0": False}
+            )
             bad_value |= col.notna().to_numpy() & truth.isna().to_numpy()
             out[name] = truth.astype(object).where(truth.notna(), None)
         else:
             out[name] = col.astype(object).where(col.notna(), None)
     typed = pd.DataFrame(out)
     typed["_line"] = frame["_line"].to_numpy()
-    bad = pd.DataFrame({"malformed_number": bad_number, "malformed_timestamp": bad_ts,
-                        "bad_value": bad_value})
-    return Batch(table=spec.name, frame=typed, rejects=res.rejects, bad=bad,
-                 raw_lookup=res.index.lookup if res.index is not None else None)
+    bad = pd.DataFrame(
+        {"malformed_number": bad_number, "malformed_timestamp": bad_ts, "bad_value": bad_value}
+    )
+    return Batch(
+        table=spec.name,
+        frame=typed,
+        rejects=res.rejects,
+        bad=bad,
+        raw_lookup=res.index.lookup if res.index is not None else None,
+    )
 
 
 SOURCE = register_source(SimSource())

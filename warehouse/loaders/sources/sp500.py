@@ -43,8 +43,18 @@ from warehouse.loaders.tables import DIVIDENDS, EQUITY_BARS, INSTRUMENTS
 
 BARS_SOURCE = "sp500_daily"
 CONSTITUENTS_SOURCE = "sp500_constituents"
-PARQUET_COLUMNS = ["ticker", "timestamp", "open", "high", "low", "close", "adjusted_close",
-                   "volume", "dividend_amount", "split_coefficient"]
+PARQUET_COLUMNS = [
+    "ticker",
+    "timestamp",
+    "open",
+    "high",
+    "low",
+    "close",
+    "adjusted_close",
+    "volume",
+    "dividend_amount",
+    "split_coefficient",
+]
 
 
 def parse_constituents(path: Path) -> Batch:
@@ -52,16 +62,27 @@ def parse_constituents(path: Path) -> Batch:
     res = read_text_csv(path)
     cols = require_columns(path, res.frame, ["Symbol", "Name", "Sector"])
     f = res.frame
-    out = pd.DataFrame({
-        "symbol": f[cols["Symbol"]].astype(object),
-        "name": f[cols["Name"]].astype(object),
-        "asset_class": "equity", "currency": "USD",
-        "sector": f[cols["Sector"]].astype(object),
-        "option_multiplier": 100.0, "option_exercise_style": "A",
-        "source": CONSTITUENTS_SOURCE, "_line": f["_line"].to_numpy(),
-    })
-    return Batch(INSTRUMENTS.name, canonical_frame(out, INSTRUMENTS.name), res.rejects, None,
-                 None, res.index.lookup if res.index is not None else None)
+    out = pd.DataFrame(
+        {
+            "symbol": f[cols["Symbol"]].astype(object),
+            "name": f[cols["Name"]].astype(object),
+            "asset_class": "equity",
+            "currency": "USD",
+            "sector": f[cols["Sector"]].astype(object),
+            "option_multiplier": 100.0,
+            "option_exercise_style": "A",
+            "source": CONSTITUENTS_SOURCE,
+            "_line": f["_line"].to_numpy(),
+        }
+    )
+    return Batch(
+        INSTRUMENTS.name,
+        canonical_frame(out, INSTRUMENTS.name),
+        res.rejects,
+        None,
+        None,
+        res.index.lookup if res.index is not None else None,
+    )
 
 
 def parse_daily(path: Path) -> Iterator[Batch]:
@@ -81,33 +102,44 @@ def parse_daily(path: Path) -> Iterator[Batch]:
     day = parse_dates(f["timestamp"], flags)
     line = np.arange(n, dtype=np.int64)
     symbol = f["ticker"].astype(object).where(f["ticker"].notna(), None)
-    bars = pd.DataFrame({
-        "ts": at_local_time(day, "09:30", "America/New_York", flags),
-        "symbol": symbol, "bar_seconds": 86400.0,
-        **{c: number(f[c], flags) for c in ("open", "high", "low", "close")},
-        "volume": number(f["volume"], flags),
-        "adj_close": number(f["adjusted_close"], flags),
-        "_line": line,
-    })
+    bars = pd.DataFrame(
+        {
+            "ts": at_local_time(day, "09:30", "America/New_York", flags),
+            "symbol": symbol,
+            "bar_seconds": 86400.0,
+            **{c: number(f[c], flags) for c in ("open", "high", "low", "close")},
+            "volume": number(f["volume"], flags),
+            "adj_close": number(f["adjusted_close"], flags),
+            "_line": line,
+        }
+    )
     yield Batch(EQUITY_BARS.name, canonical_frame(bars, EQUITY_BARS.name), [], flags.frame())
     amount = number(f["dividend_amount"])
     has_div = np.flatnonzero(~np.isnan(amount) & (amount != 0))
     if len(has_div):
-        div = pd.DataFrame({
-            "symbol": symbol.iloc[has_div].to_numpy(), "ex_date": day.iloc[has_div].to_numpy(),
-            "amount": amount[has_div], "is_projected": False, "source": BARS_SOURCE,
-            "_line": line[has_div],
-        })
-        yield Batch(DIVIDENDS.name, canonical_frame(div, DIVIDENDS.name), [],
-                    flags.take(has_div).frame())
+        div = pd.DataFrame(
+            {
+                "symbol": symbol.iloc[has_div].to_numpy(),
+                "ex_date": day.iloc[has_div].to_numpy(),
+                "amount": amount[has_div],
+                "is_projected": False,
+                "source": BARS_SOURCE,
+                "_line": line[has_div],
+            }
+        )
+        yield Batch(
+            DIVIDENDS.name, canonical_frame(div, DIVIDENDS.name), [], flags.take(has_div).frame()
+        )
 
 
 class Sp500Source:
     """``sp500``: constituents.csv (-> ref.instruments) then the daily Parquet."""
 
     name = "sp500"
-    description = ("S&P 500 constituents (ref.instruments) and daily adjusted bars "
-                   "2018-2021 (raw.equity_bars, ref.dividends)")
+    description = (
+        "S&P 500 constituents (ref.instruments) and daily adjusted bars "
+        "2018-2021 (raw.equity_bars, ref.dividends)"
+    )
 
     def files(self, path: Path) -> list[Path]:
         found = list_files(path, ("*.parquet", "constituents*.csv"))
