@@ -137,8 +137,10 @@ def main() -> None:
         q = conn.execute("SELECT count(*) FROM raw.quarantine").fetchone()[0]
         conn.commit()
 
-    print(f"\nreference day: {n:,} option quotes ({option_file.name}), "
-          f"{q:,} quarantined by the pipeline")
+    print(
+        f"\nreference day: {n:,} option quotes ({option_file.name}), "
+        f"{q:,} quarantined by the pipeline"
+    )
     print(f"{'variant':44s} {'seconds':>8s} {'quotes/s':>12s}")
     labels = {
         "pipeline": "loader (parse+validate+quarantine+COPY)",

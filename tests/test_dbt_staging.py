@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ from warehouse.sim import simulate
 @pytest.fixture(scope="module")
 def loaded_sim(warehouse_db, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sim_for_dbt")
-    simulate(out, seed=21, preset="ci")
+    # its own dates: one simulated world per database (truth rows key on symbol and date)
+    simulate(out, seed=21, preset="ci", start=date(2023, 3, 1))
     reports = load_path("sim", out, progress=False)
     assert all(r.status in ("loaded", "skipped_already_loaded") for r in reports)
     return out

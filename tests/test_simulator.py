@@ -468,7 +468,8 @@ def test_run_loads_cleanly_through_the_engine(ci_run: Path, warehouse_db: str, c
         "SELECT q.vendor_iv, ln(q.strike / s.forward), s.t_years, s.svi_a, s.svi_b, s.svi_rho, "
         "s.svi_m, s.svi_sigma FROM raw.option_quotes q JOIN sim.surface_params s "
         "ON s.symbol = q.underlying AND s.expiration = q.expiration "
-        "AND s.quote_ts = q.quote_ts"
+        "AND s.quote_ts = q.quote_ts WHERE q.load_id = ANY(%s)",
+        ([r.load_id for r in reports],),
     ).fetchall()
     assert len(rows) == expected[tables.OPTION_QUOTES.name]
     iv, k, t, a, b, rho, m, sigma = (np.array(c, dtype=float) for c in zip(*rows, strict=True))
