@@ -67,7 +67,8 @@ def _array(series: pd.Series, pgtype: str) -> pa.Array:
             pd.to_datetime(series, utc=True).dt.as_unit("us"), type=BINARY_TYPES[pgtype]
         )
     if pgtype == "date":
-        return pa.array(pd.to_datetime(series).dt.date, type=pa.date32(), from_pandas=True)
+        days = pd.to_datetime(series).to_numpy(dtype="datetime64[D]")
+        return pa.array(days, from_pandas=True).cast(pa.date32())
     if pgtype in ("bigint", "integer", "smallint"):
         return pa.array(pd.to_numeric(series).astype("Int64"), from_pandas=True).cast(
             BINARY_TYPES[pgtype]
@@ -144,6 +145,64 @@ def copy_arrow(
             if progress is not None:
                 progress.update(len(block))
     return table.num_rows
+
+
+class CopyStream:
+    """One ``COPY ... FROM STDIN`` fed with Arrow tables as they are produced.
+
+    Binary format where every column type allows (the header goes out with the first
+    table, the trailer on exit), CSV otherwise. Blocks are handed to psycopg's queued writer
+    thread, so the caller can prepare the next table while the server ingests this one.
+    """
+
+    def __init__(
+        self,
+        cur: psycopg.Cursor,
+        target: sql.Composable,
+        columns: list[str],
+        types: dict[str, str],
+        progress=None,
+    ) -> None:
+        self.cur, self.target, self.columns, self.types = cur, target, columns, types
+        self.binary = all(types[c] in BINARY_TYPES for c in columns)
+        self.progress = progress
+        self._encoder: pgpq.ArrowToPostgresBinaryEncoder | None = None
+
+    def __enter__(self) -> CopyStream:
+        stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT {})").format(
+            self.target,
+            sql.SQL(", ").join(sql.Identifier(c) for c in self.columns),
+            sql.SQL("binary" if self.binary else "csv"),
+        )
+        self._cm = self.cur.copy(stmt, writer=QueuedLibpqWriter(self.cur))
+        self._copy = self._cm.__enter__()
+        return self
+
+    def _send(self, block: bytes) -> None:
+        self._copy.write(block)
+        if self.progress is not None:
+            self.progress.update(len(block))
+
+    def write(self, table: pa.Table) -> int:
+        if self.binary:
+            if self._encoder is None:
+                self._encoder = pgpq.ArrowToPostgresBinaryEncoder(table.schema)
+                self._send(self._encoder.write_header())
+            for batch in table.to_batches(max_chunksize=ROWS_PER_BLOCK):
+                self._send(self._encoder.write_batch(batch))
+        else:
+            for block in _csv_blocks(table):
+                self._send(block)
+        return table.num_rows
+
+    def __exit__(self, *exc) -> bool | None:
+        if exc[0] is None and self.binary:
+            if self._encoder is None:  # no rows at all: a valid empty binary stream
+                empty = pa.schema([(c, BINARY_TYPES[self.types[c]]) for c in self.columns])
+                self._encoder = pgpq.ArrowToPostgresBinaryEncoder(empty)
+                self._send(self._encoder.write_header())
+            self._send(self._encoder.finish())
+        return self._cm.__exit__(*exc)
 
 
 def copy_frame(

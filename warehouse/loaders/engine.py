@@ -173,9 +173,35 @@ def _known_symbols(conn: psycopg.Connection) -> frozenset[str]:
     return frozenset(r[0] for r in conn.execute("SELECT symbol FROM ref.instruments"))
 
 
+CHUNK_ROWS = 65_536
+
+
+def _chunks(frame: pd.DataFrame, spec: TableSpec) -> list[np.ndarray]:
+    """Row positions in validation chunks. Rows whose natural key occurs more than once in
+    the file go last, together, so the first good occurrence wins ("duplicate_key_in_file")
+    while every other chunk streams without a cross-chunk lookup."""
+    n = len(frame)
+    key = list(spec.key)
+    if n and all(k in frame for k in key):
+        dup = frame.duplicated(key, keep=False).to_numpy()
+    else:
+        dup = np.zeros(n, dtype=bool)
+    plain = np.flatnonzero(~dup)
+    out = [plain[i : i + CHUNK_ROWS] for i in range(0, len(plain), CHUNK_ROWS)]
+    if dup.any():
+        out.append(np.flatnonzero(dup))
+    return out
+
+
 def _load_batch(
     conn, source: Source, path: Path, batch: Batch, report: LoadReport, known: frozenset[str], bar
 ) -> None:
+    """Validate a batch chunk by chunk and stream the good rows into one COPY.
+
+    Validation and binary encoding of chunk i+1 run in this thread while psycopg's writer
+    thread sends chunk i and the server ingests it, so the client's work mostly hides
+    behind the server's. Quarantined rows are written after the data COPY.
+    """
     if batch.table not in TABLES:
         raise LoadError(f"{path}: parser produced rows for unregistered table {batch.table!r}")
     spec = TABLES[batch.table]
@@ -183,54 +209,138 @@ def _load_batch(
     if "_line" not in frame:
         frame["_line"] = np.arange(1, len(frame) + 1)
     batch.frame = frame
-    if batch.bad is not None:
-        batch.bad = batch.bad.reset_index(drop=True)
+    bad = batch.bad.reset_index(drop=True) if batch.bad is not None else None
     if "seq" in spec.column_names and "seq" not in frame and len(frame):
         frame["seq"] = frame.groupby(["symbol", spec.time_col], sort=False).cumcount().to_numpy()
+    report.rows_read += len(frame) + len(batch.rejects)
 
-    checked = validate(batch, spec, known if spec.name.startswith("raw.") else None)
-    n_read = len(frame) + len(batch.rejects)
-    report.rows_read += n_read
+    types = copyio.column_types(conn, spec.name)
+    with_load_id = "load_id" in types
+    columns = [c for c in types if c in frame.columns or (c == "load_id" and with_load_id)]
+    target = copyio.qualified(spec.name)
+    stage = None
+    if spec.mode == "upsert" or _overlaps_loaded(conn, spec, frame):
+        stage = sql.Identifier("_stage_" + spec.name.replace(".", "_"))
+        conn.execute(
+            sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
+                stage, target
+            )
+        )
 
     quarantine: list[tuple[int | None, str, list[str], str]] = [
         (r.line_no, r.reason, [r.reason], r.raw_record) for r in batch.rejects
     ]
-    if len(checked.bad_rows):
-        raws = batch.raw_records(checked.bad_rows)
-        lines = frame["_line"].to_numpy()[checked.bad_rows]
-        quarantine += [
-            (int(line), reasons[0], reasons, raw)
-            for line, reasons, raw in zip(lines, checked.bad_reasons, raws, strict=True)
-        ]
-    _write_quarantine(conn, report, source, path, spec, quarantine)
+    seen: list[pd.DataFrame] = []
+    written = 0
+    scope = known if spec.name.startswith("raw.") else None
+    with conn.cursor() as cur, copyio.CopyStream(cur, stage or target, columns, types, bar) as out:
+        for rows in _chunks(frame, spec):
+            sub = Batch(
+                spec.name,
+                frame.iloc[rows].reset_index(drop=True),
+                bad=None if bad is None else bad.iloc[rows].reset_index(drop=True),
+                file_day=batch.file_day,
+            )
+            checked = validate(sub, spec, scope)
+            if len(checked.bad_rows):
+                positions = rows[checked.bad_rows]
+                lines = frame["_line"].to_numpy()[positions]
+                raws = batch.raw_records(positions)
+                quarantine += [
+                    (int(line), reasons[0], reasons, raw)
+                    for line, reasons, raw in zip(lines, checked.bad_reasons, raws, strict=True)
+                ]
+            good = checked.good
+            if with_load_id:
+                good = good.assign(load_id=report.load_id)
+            written += out.write(copyio.to_arrow(good, columns, types))
+            if spec.name == "raw.option_quotes" and len(good):
+                seen.append(_contracts_seen(good))
 
-    good = checked.good
-    types = copyio.column_types(conn, spec.name)
-    if "load_id" in types:
-        good = good.assign(load_id=report.load_id)
-    columns = [c for c in types if c in good.columns]
-    table = copyio.to_arrow(good, columns, types)
-    if spec.mode == "upsert":
-        loaded = _upsert(conn, spec, table, types, bar)
-        duplicate = 0
+    if stage is None:
+        loaded, duplicate = written, 0
+    elif spec.mode == "upsert":
+        loaded, duplicate = _merge_upsert(conn, spec, stage, columns), 0
     else:
-        loaded, duplicate = _append(conn, spec, good, table, types, bar)
+        loaded = _merge_append(conn, spec, stage, columns)
+        duplicate = written - loaded
+    if stage is not None:
+        conn.execute(sql.SQL("DROP TABLE {}").format(stage))
+    _write_quarantine(conn, report, source, path, spec, quarantine)
     report.rows_loaded += loaded
     report.rows_duplicate += duplicate
     report.rows_by_table[spec.name] += loaded
-    if spec.name == "raw.option_quotes" and len(good):
-        seen = (
-            good.groupby("contract_symbol", sort=False)
-            .agg(
-                underlying=("underlying", "first"),
-                expiration=("expiration", "first"),
-                option_right=("option_right", "first"),
-                strike=("strike", "first"),
-                first_seen=("quote_ts", "min"),
-            )
-            .reset_index()
+    if seen:
+        report.contracts = pd.concat(
+            [*([report.contracts] if report.contracts is not None else []), *seen],
+            ignore_index=True,
         )
-        report.contracts = seen if report.contracts is None else pd.concat([report.contracts, seen])
+
+
+def _contracts_seen(good: pd.DataFrame) -> pd.DataFrame:
+    return (
+        good.groupby("contract_symbol", sort=False)
+        .agg(
+            underlying=("underlying", "first"),
+            expiration=("expiration", "first"),
+            option_right=("option_right", "first"),
+            strike=("strike", "first"),
+            first_seen=("quote_ts", "min"),
+        )
+        .reset_index()
+    )
+
+
+def _overlaps_loaded(conn, spec: TableSpec, frame: pd.DataFrame) -> bool:
+    """Could any row of the batch already be in the table? (A cheap, index-backed probe on
+    the batch's time range and coarse keys; when it says no, rows go straight in by COPY.)"""
+    if not (spec.time_col and spec.probe_col) or spec.time_col not in frame or not len(frame):
+        return True
+    ts = pd.to_datetime(frame[spec.time_col], utc=True).dropna()
+    keys = frame[spec.probe_col].dropna().unique().tolist() if spec.probe_col in frame else []
+    if ts.empty or not keys:
+        return False
+    probe = sql.SQL(
+        "SELECT EXISTS (SELECT 1 FROM {} WHERE {} BETWEEN %s AND %s AND {} = ANY(%s))"
+    ).format(
+        copyio.qualified(spec.name), sql.Identifier(spec.time_col), sql.Identifier(spec.probe_col)
+    )
+    lo, hi = ts.min().to_pydatetime(), ts.max().to_pydatetime()
+    return bool(conn.execute(probe, (lo, hi, keys)).fetchone()[0])
+
+
+def _merge_append(conn, spec: TableSpec, stage: sql.Identifier, columns: list[str]) -> int:
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    cur = conn.execute(
+        sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(
+            copyio.qualified(spec.name), cols, cols, stage
+        )
+    )
+    return cur.rowcount
+
+
+def _merge_upsert(conn, spec: TableSpec, stage: sql.Identifier, columns: list[str]) -> int:
+    updates = [c for c in columns if c not in spec.key]
+    action = (
+        sql.SQL("DO UPDATE SET ")
+        + sql.SQL(", ").join(
+            sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c))
+            for c in updates
+        )
+        if updates
+        else sql.SQL("DO NOTHING")
+    )
+    collist = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    cur = conn.execute(
+        sql.SQL("INSERT INTO {t} ({c}) SELECT {c} FROM {s} ON CONFLICT ({k}) ").format(
+            t=copyio.qualified(spec.name),
+            c=collist,
+            s=stage,
+            k=sql.SQL(", ").join(sql.Identifier(k) for k in spec.key),
+        )
+        + action
+    )
+    return cur.rowcount
 
 
 def _write_quarantine(
@@ -252,78 +362,6 @@ def _write_quarantine(
     copyio.copy_frame(conn, "raw.quarantine", frame)
     report.rows_quarantined += len(rows)
     report.quarantined_by_reason.update(frame["reason"].tolist())
-
-
-def _append(conn, spec: TableSpec, good: pd.DataFrame, table, types, bar) -> tuple[int, int]:
-    if table.num_rows == 0:
-        return 0, 0
-    target = copyio.qualified(spec.name)
-    overlap = True
-    if spec.time_col and spec.probe_col:
-        ts = pd.to_datetime(good[spec.time_col], utc=True)
-        probe = sql.SQL(
-            "SELECT EXISTS (SELECT 1 FROM {} WHERE {} BETWEEN %s AND %s AND {} = ANY(%s))"
-        ).format(target, sql.Identifier(spec.time_col), sql.Identifier(spec.probe_col))
-        keys = good[spec.probe_col].dropna().unique().tolist()
-        overlap = conn.execute(
-            probe, (ts.min().to_pydatetime(), ts.max().to_pydatetime(), keys)
-        ).fetchone()[0]
-    with conn.cursor() as cur:
-        if not overlap:
-            return copyio.copy_arrow(cur, target, table, types, bar), 0
-        stage = sql.Identifier("_stage_" + spec.name.replace(".", "_"))
-        cur.execute(
-            sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
-                stage, target
-            )
-        )
-        copyio.copy_arrow(cur, stage, table, types, bar)
-        cols = sql.SQL(", ").join(sql.Identifier(c) for c in table.column_names)
-        cur.execute(
-            sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(
-                target, cols, cols, stage
-            )
-        )
-        inserted = cur.rowcount
-        cur.execute(sql.SQL("DROP TABLE {}").format(stage))
-    return inserted, table.num_rows - inserted
-
-
-def _upsert(conn, spec: TableSpec, table, types, bar) -> int:
-    if table.num_rows == 0:
-        return 0
-    target = copyio.qualified(spec.name)
-    stage = sql.Identifier("_stage_" + spec.name.replace(".", "_"))
-    cols = table.column_names
-    updates = [c for c in cols if c not in spec.key]
-    with conn.cursor() as cur:
-        cur.execute(
-            sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
-                stage, target
-            )
-        )
-        copyio.copy_arrow(cur, stage, table, types, bar)
-        action = (
-            sql.SQL("DO UPDATE SET ")
-            + sql.SQL(", ").join(
-                sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c))
-                for c in updates
-            )
-            if updates
-            else sql.SQL("DO NOTHING")
-        )
-        collist = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
-        cur.execute(
-            sql.SQL("INSERT INTO {t} ({c}) SELECT {c} FROM {s} ON CONFLICT ({k}) ").format(
-                t=target,
-                c=collist,
-                s=stage,
-                k=sql.SQL(", ").join(sql.Identifier(k) for k in spec.key),
-            )
-            + action
-        )
-        cur.execute(sql.SQL("DROP TABLE {}").format(stage))
-    return table.num_rows
 
 
 def register_contracts(conn: psycopg.Connection, seen: list[pd.DataFrame]) -> int:

@@ -151,7 +151,7 @@ def _read_parquet(path: Path, spec: tables.TableSpec) -> pd.DataFrame:
                 values = [None if v is None else json.loads(v) for v in values]
             data[name] = pd.Series(values, dtype=object)
         elif kind == "date":
-            data[name] = pd.Series(col.to_pylist(), dtype=object)
+            data[name] = col.to_pandas(date_as_object=False)
         else:
             data[name] = col.to_pandas()
     frame = pd.DataFrame(data)
