@@ -13,7 +13,18 @@ CLI = [sys.executable, "-m", "warehouse.cli"]
 
 @pytest.mark.parametrize(
     "sub",
-    [[], ["db"], ["dsn"], ["load"], ["simulate"], ["sources"], ["retention"], ["dbt"], ["demo"]],
+    [
+        [],
+        ["db"],
+        ["dsn"],
+        ["load"],
+        ["simulate"],
+        ["sources"],
+        ["retention"],
+        ["compression"],
+        ["dbt"],
+        ["demo"],
+    ],
 )
 def test_help(sub):
     out = subprocess.run([*CLI, *sub, "--help"], capture_output=True, text=True, check=False)

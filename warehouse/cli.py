@@ -64,6 +64,20 @@ def _retention(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _compression(ns: argparse.Namespace) -> int:
+    from warehouse.db.connect import connect
+    from warehouse.db.retention import compression_available, enable_compression
+
+    if not ns.enable:
+        with connect("pipeline") as conn:
+            ok, lic = compression_available(conn)
+        print(f"timescaledb.license={lic}: compression {'available' if ok else 'not available'}")
+        return 0
+    for table in enable_compression(ns.older_than):
+        print(f"{table}: compression on, policy compresses chunks older than {ns.older_than}")
+    return 0
+
+
 def _dbt(ns: argparse.Namespace) -> int:
     from warehouse.dbt import run_dbt
 
@@ -132,6 +146,16 @@ def build_parser() -> argparse.ArgumentParser:
     ret.add_argument("--table", action="append", help="raw hypertable (default: all)")
     ret.add_argument("--dry-run", action="store_true", help="list the chunks, drop nothing")
     ret.set_defaults(func=_retention)
+
+    comp = sub.add_parser(
+        "compression",
+        help="check for / enable native compression (optional)",
+        description="Compression needs the Timescale-licensed TimescaleDB build; the Apache "
+        "build has none. The license is checked at run time; nothing depends on compression.",
+    )
+    comp.add_argument("--enable", action="store_true", help="enable it where licensed")
+    comp.add_argument("--older-than", default="7 days", help="compress chunks older than this")
+    comp.set_defaults(func=_compression)
 
     dbt = sub.add_parser(
         "dbt",
