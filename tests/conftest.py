@@ -32,8 +32,9 @@ def warehouse_db() -> str:
 
 @pytest.fixture
 def conn(warehouse_db: str):
-    """A pipeline-role connection to the test database."""
-    with psycopg.connect(settings().dsn("pipeline")) as c:
+    """A pipeline-role connection to the test database, in autocommit mode so that no test
+    holds a snapshot or a lock that a loader or ``drop_chunks`` would wait on."""
+    with psycopg.connect(settings().dsn("pipeline"), autocommit=True) as c:
         yield c
 
 

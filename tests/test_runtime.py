@@ -93,12 +93,15 @@ def test_only_admin_may_create_plpython_functions(warehouse_db):
         c.execute("CREATE FUNCTION public.f() RETURNS int LANGUAGE plpython3u AS $$return 1$$")
 
 
-def test_migrations_refuse_an_edited_file(conn, tmp_path, monkeypatch):
+def test_migrations_refuse_an_edited_file(warehouse_db):
     from warehouse.db import migrate as m
 
-    conn.execute(
-        "UPDATE meta.schema_migrations SET sha256 = 'edited' WHERE version = '001_schemas'"
-    )
-    with pytest.raises(m.MigrationError, match="edited after it was applied"):
-        m.migrate(conn)
-    conn.rollback()
+    # one transaction, rolled back: the recorded hash is changed only for this check
+    with psycopg.connect(settings().dsn("pipeline")) as c:
+        c.execute(
+            "UPDATE meta.schema_migrations SET sha256 = 'edited' WHERE version = '001_schemas'"
+        )
+        with pytest.raises(m.MigrationError, match="edited after it was applied"):
+            m.migrate(c)
+        c.rollback()
+        assert m.migrate(c) == []
