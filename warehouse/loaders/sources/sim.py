@@ -142,19 +142,16 @@ def _read_parquet(path: Path, spec: tables.TableSpec) -> pd.DataFrame:
     missing = [c for c in spec.column_names if c not in tbl.column_names]
     if missing:
         raise LoadError(f"{path}: missing columns {missing} for {spec.name}")
-    data: dict[str, object] = {}
+    # one C++ conversion for the whole table; list/JSON columns are fixed up afterwards
+    frame = tbl.select(spec.column_names).to_pandas(date_as_object=False)
     for name, kind in spec.columns:
-        col = tbl.column(name)
-        if kind in ("text[]", "json"):
-            values = col.to_pylist()
-            if kind == "json":
-                values = [None if v is None else json.loads(v) for v in values]
-            data[name] = pd.Series(values, dtype=object)
-        elif kind == "date":
-            data[name] = col.to_pandas(date_as_object=False)
-        else:
-            data[name] = col.to_pandas()
-    frame = pd.DataFrame(data)
+        if kind == "text[]":
+            frame[name] = pd.Series(tbl.column(name).to_pylist(), dtype=object)
+        elif kind == "json":
+            values = tbl.column(name).to_pylist()
+            frame[name] = pd.Series(
+                [None if v is None else json.loads(v) for v in values], dtype=object
+            )
     frame["_line"] = np.arange(len(frame), dtype=np.int64)
     return frame
 
