@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from python_udfs.rates import zero_rate
 from warehouse.sim import streams
 
 TENORS = np.array([1, 7, 30, 91, 182, 365, 730], dtype=np.int64)
@@ -39,6 +40,6 @@ def simulate_curves(seed: int, n_sessions: int) -> np.ndarray:
 
 
 def interpolate(curve: np.ndarray, t_years: np.ndarray) -> np.ndarray:
-    """Zero rate at ``t_years`` (ACT/365) from one published curve: linear in tenor days,
-    flat beyond the first and last tenor."""
-    return np.interp(np.asarray(t_years) * 365.0, TENORS.astype(np.float64), curve)
+    """Zero rate at ``t_years`` from one published curve, by the warehouse's convention
+    (``python_udfs.rates.zero_rate``: linear in tenor days, flat beyond the ends)."""
+    return zero_rate(TENORS, curve, t_years)
