@@ -11,7 +11,7 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 export GX_ANALYTICS_ENABLED := false
 export PYTHONHASHSEED := 0
 
-.PHONY: help venv db demo test test-py dbt-build lint bench bench-load clean
+.PHONY: help venv db demo test test-py dbt-build lint bench bench-load bench-quant clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -36,10 +36,19 @@ lint: venv  ## ruff + sqlfluff
 	$(BIN)/ruff check .
 	$(BIN)/sqlfluff lint models macros data-tests
 
-bench: bench-load  ## all benchmarks (not part of make test)
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,bench]'
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP) bench-load bench-quant  ## all benchmarks (not part of make test)
 
 bench-load: db  ## load the reference day and compare with plain COPY
 	$(BIN)/python -m bench.bench_load
+
+bench-quant: db $(BENCH_STAMP)  ## IV + greeks in the database (batched UDFs) vs py_vollib_vectorized
+	$(BIN)/python -m bench.bench_quant
 
 clean:  ## remove the venv and scratch data (the database is kept: `warehouse db down` stops it)
 	rm -rf $(VENV) var target logs

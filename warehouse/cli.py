@@ -84,6 +84,27 @@ def _dbt(ns: argparse.Namespace) -> int:
     return run_dbt(ns.dbt_args)
 
 
+def _udfs(ns: argparse.Namespace) -> int:
+    from warehouse.udfs import deploy as udfs
+
+    if ns.action == "deploy":
+        report = udfs.deploy(force=ns.force, dry_run=ns.dry_run)
+        print(("(dry run, rolled back) " if ns.dry_run else "") + report.summary())
+        if ns.verbose:
+            for label, keys in (
+                ("created", report.created),
+                ("replaced", report.replaced),
+                ("dropped", report.dropped),
+                ("unchanged", report.unchanged),
+            ):
+                for key in keys:
+                    print(f"  {label:9s} {key}")
+        return 0
+    st = udfs.status()
+    print(st.render(verbose=ns.verbose))
+    return 0 if st.up_to_date else 1
+
+
 def _demo(ns: argparse.Namespace) -> int:
     from warehouse.demo import run_demo
 
@@ -165,6 +186,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
     dbt.set_defaults(func=_dbt)
+
+    udfs = sub.add_parser(
+        "udfs",
+        help="deploy the python_udfs package as SQL functions in schema quant, or check it",
+        description="deploy: install python_udfs into the database as the quant SQL API "
+        "(as the admin role: PL/Python is untrusted). The module sources are stored in "
+        "quant.udf_modules and imported from there by every session (the server never reads "
+        "the repository); the DDL is generated from python_udfs/sql_api.py and parsed with "
+        "pglast before it is sent; objects whose generated DDL is unchanged are not re-created "
+        "(a second deploy reports 0 changed). status: package hash vs deployed hash, and every "
+        "generated object (exit 1 when a deploy is needed).",
+    )
+    udfs_sub = udfs.add_subparsers(dest="action", required=True, metavar="ACTION")
+    udfs_deploy = udfs_sub.add_parser(
+        "deploy",
+        help="install/update the quant functions (idempotent)",
+        description="Store the package sources, (re-)create the changed quant types and "
+        "functions, grant USAGE/EXECUTE to the pipeline and analyst roles, self-test inside "
+        "the transaction; any failure rolls everything back.",
+    )
+    udfs_deploy.add_argument(
+        "--force", action="store_true", help="re-create every function (unchanged types stay)"
+    )
+    udfs_deploy.add_argument(
+        "--dry-run", action="store_true", help="do everything, report, then roll back"
+    )
+    udfs_deploy.add_argument("-v", "--verbose", action="store_true", help="list every object")
+    udfs_status = udfs_sub.add_parser(
+        "status",
+        help="deployed vs package hash, functions (exit 1 if a deploy is needed)",
+        description="Compare the package and its generated DDL with quant.udf_modules and "
+        "quant.udf_deployments (as the analyst role), and show which modules a server session "
+        "imports and from where.",
+    )
+    udfs_status.add_argument("-v", "--verbose", action="store_true", help="list every object")
+    udfs.set_defaults(func=_udfs)
 
     demo = sub.add_parser(
         "demo", help="simulate, load, build and summarise (what `make demo` runs)"

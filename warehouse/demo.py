@@ -85,6 +85,12 @@ def run_demo(preset: str = "demo", seed: int = 7, real: bool = True) -> int:
     else:
         print(f"\n== real samples folder {real_dir} absent: simulated market only")
 
+    t0 = _stage("deploy UDFs (python_udfs -> schema quant)")
+    from warehouse.udfs.deploy import deploy as deploy_udfs
+
+    print("   " + deploy_udfs().summary().replace("\n", "\n   "))
+    _done(t0)
+
     t0 = _stage("dbt build (staging and what exists downstream)")
     code = run_dbt(["build", "--quiet"])
     _done(t0)

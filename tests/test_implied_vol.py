@@ -1,0 +1,224 @@
+"""Tests of python_udfs.implied_vol (and the wing accuracy of python_udfs.black_scholes).
+
+Independent references: the normalised Black price evaluated in 80-digit decimal arithmetic
+(Python's ``decimal``; the normal CDF by its Taylor series / Laplace continued fraction, written
+here without any project code) and Hull's textbook implied-volatility example. The round trip
+runs on a dense grid covering deep ITM to deep OTM (up to 40 sd, as far as prices stay above
+1e-300), one day to five years and vols from 0.5 % to 500 %.
+"""
+
+from __future__ import annotations
+
+import decimal
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from python_udfs.black_scholes import black76_price, bs_price, normalised_black_otm
+from python_udfs.implied_vol import (
+    STATUS_CODES,
+    implied_total_sd,
+    implied_vol,
+    implied_vol_black,
+    implied_vol_black_status,
+    implied_vol_status,
+    implied_vol_with_status,
+)
+
+_CTX = decimal.Context(prec=80, Emin=-9999, Emax=9999)
+_PI = Decimal(
+    "3.14159265358979323846264338327950288419716939937510582097494459230781640628620899863"
+)
+
+
+def _dec_norm_cdf(z: Decimal) -> Decimal:
+    """N(z) to ~70 digits: Taylor series of the integral for |z| <= 8, Laplace's continued
+    fraction for the tail beyond. Call inside ``decimal.localcontext(_CTX)``."""
+    pdf = (-z * z / 2).exp() / (2 * _PI).sqrt()
+    if abs(z) <= 8:
+        # N(z) = 1/2 + pdf(z) * sum_n z^(2n+1) / (1 * 3 * ... * (2n+1))
+        term = z
+        total = z
+        n = 0
+        while abs(term) > Decimal("1e-90"):
+            n += 1
+            term = term * z * z / (2 * n + 1)
+            total += term
+        return Decimal("0.5") + pdf * total
+    x = abs(z)
+    # Mills ratio R(x) = 1/(x + 1/(x + 2/(x + 3/(x + ...)))), evaluated bottom-up
+    tail = x
+    for k in range(400, 0, -1):
+        tail = x + k / tail
+    upper = pdf / tail  # N(-x)
+    return upper if z < 0 else 1 - upper
+
+
+def _dec_normalised_black(x: float, s: float) -> Decimal:
+    """b(x, s) = e^{x/2} N(x/s + s/2) - e^{-x/2} N(x/s - s/2) in 80-digit arithmetic."""
+    with decimal.localcontext(_CTX):
+        xd, sd = Decimal(x), Decimal(s)
+        h = xd / sd
+        t = sd / 2
+        return (xd / 2).exp() * _dec_norm_cdf(h + t) - (-xd / 2).exp() * _dec_norm_cdf(h - t)
+
+
+def _wing_cases() -> tuple[np.ndarray, np.ndarray]:
+    g = np.random.Generator(np.random.PCG64(20240611))
+    s = np.exp(g.uniform(np.log(0.005 * np.sqrt(1 / 365)), np.log(5 * np.sqrt(5)), 120))
+    m = np.concatenate([g.uniform(0, 2, 30), g.uniform(2, 12, 50), g.uniform(12, 36, 40)])
+    x = -m * s
+    fixed_x = np.array([0.0, -1e-10, -1e-4, -0.3, -2.0, -12.0, -40.0, -0.02, -5.0])
+    fixed_s = np.array([1e-4, 1e-3, 2e-4, 0.01, 0.3, 1.0, 3.0, 1e-3, 9.0])
+    return np.concatenate([x, fixed_x]), np.concatenate([s, fixed_s])
+
+
+def test_normalised_black_matches_80_digit_reference() -> None:
+    x, s = _wing_cases()
+    b = normalised_black_otm(x, s)
+    worst = 0.0
+    for xi, si, bi in zip(x, s, b, strict=True):
+        ref = _dec_normalised_black(float(xi), float(si))
+        if ref < Decimal("1e-300"):
+            continue
+        with decimal.localcontext(_CTX):
+            rel = abs((Decimal(float(bi)) - ref) / ref)
+        worst = max(worst, float(rel))
+    assert worst < 2e-14
+
+
+def test_round_trip_against_80_digit_reference() -> None:
+    # solve for s at the decimal-reference price, reprice in decimal: independent round trip
+    x, s = _wing_cases()
+    beta = np.array(
+        [float(_dec_normalised_black(float(a), float(b))) for a, b in zip(x, s, strict=True)]
+    )
+    keep = beta > 1e-300
+    s_hat = implied_total_sd(beta[keep], x[keep])
+    assert np.all(np.isfinite(s_hat))
+    for xi, si, bi in zip(x[keep], s_hat, beta[keep], strict=True):
+        repriced = _dec_normalised_black(float(xi), float(si))
+        with decimal.localcontext(_CTX):
+            assert abs(float(repriced / Decimal(float(bi))) - 1) <= 1e-12
+
+
+def _dense_grid():
+    sd_mult = np.concatenate([-np.linspace(40, 0, 81), np.linspace(0, 40, 81)[1:]])
+    t = np.array([1 / 365, 2 / 365, 7 / 365, 30 / 365, 0.25, 1.0, 2.0, 5.0])
+    vol = np.array([0.005, 0.01, 0.03, 0.1, 0.2, 0.5, 1.0, 2.0, 3.0, 5.0])
+    m, tt, vv, cp = (a.ravel() for a in np.meshgrid(sd_mult, t, vol, [True, False]))
+    spot, r, q = 100.0, 0.03, 0.01
+    fwd = spot * np.exp((r - q) * tt)
+    strike = fwd * np.exp(m * vv * np.sqrt(tt))
+    return m, spot, strike, tt, r, q, vv, cp
+
+
+def test_dense_grid_round_trip_to_1e12_relative() -> None:
+    m, spot, strike, t, r, q, vol, is_call = _dense_grid()
+    price = bs_price(spot, strike, t, r, q, vol, is_call)
+    iv, status = implied_vol_with_status(price, spot, strike, t, r, q, is_call)
+    ok = status == "ok"
+    inside = ok & (price > 1e-300)
+    # the grid really reaches the wings: ITM and OTM beyond 10 sd, and tiny prices
+    assert np.sum(inside & (np.abs(m) >= 10)) > 1500
+    assert np.sum(inside & (price < 1e-200)) > 100
+    assert np.all(np.isfinite(iv[ok])), "no misses"
+    repriced = bs_price(spot, strike, t, r, q, iv, is_call)
+    rel = np.abs(repriced[inside] / price[inside] - 1.0)
+    assert rel.max() <= 1e-12
+    # out of the money within 3 sd the vol is well determined and recovered too
+    otm = np.where(is_call, m >= 0, m <= 0)
+    vega_ok = inside & otm & (np.abs(m) <= 3)
+    np.testing.assert_allclose(iv[vega_ok], vol[vega_ok], rtol=1e-9)
+    # everything not ok is at a bound in floating point: deep ITM time value below one ulp,
+    # a price equal to the discounted forward / strike, or a price that underflowed to 0
+    assert set(np.unique(status[~ok & (price > 0)])) <= {"below_intrinsic", "above_upper_bound"}
+    assert np.all(status[price == 0] == "nonpositive_input")
+
+
+def test_random_round_trip_normalised() -> None:
+    g = np.random.Generator(np.random.PCG64(7))
+    n = 50_000
+    s = np.exp(g.uniform(np.log(0.005 * np.sqrt(1 / 365)), np.log(5 * np.sqrt(5)), n))
+    x = -g.uniform(0, 38, n) * s * g.choice([0.0, 1.0], n, p=[0.02, 0.98])
+    beta = normalised_black_otm(x, s)
+    keep = (beta > 1e-300) & (beta < np.exp(0.5 * x))
+    s_hat = implied_total_sd(beta[keep], x[keep])
+    assert np.all(np.isfinite(s_hat))
+    rel = np.abs(normalised_black_otm(x[keep], s_hat) / beta[keep] - 1.0)
+    assert rel.max() <= 1e-12
+
+
+def test_hull_implied_vol_example() -> None:
+    # Hull: European call, S=21, K=20, r=10 %, T=0.25, price 1.875 -> implied vol 23.5 %
+    iv = implied_vol(1.875, 21.0, 20.0, 0.25, 0.10, 0.0, True)
+    assert round(float(iv), 3) == 0.235
+    assert isinstance(iv, np.ndarray)
+
+
+def test_black76_round_trip_and_status() -> None:
+    fwd = np.array([20.0, 20.0, 20.0, 20.0])
+    strike = np.array([15.0, 20.0, 25.0, 20.0])
+    vol = np.array([0.25, 0.4, 0.8, 0.01])
+    is_call = np.array([True, False, True, True])
+    price = black76_price(fwd, strike, 4 / 12, 0.09, vol, is_call)
+    iv = implied_vol_black(price, fwd, strike, 4 / 12, 0.09, is_call)
+    np.testing.assert_allclose(iv, vol, rtol=1e-10)
+    assert list(implied_vol_black_status(price, fwd, strike, 4 / 12, 0.09, is_call)) == ["ok"] * 4
+
+
+def test_bounds_give_nan_and_status() -> None:
+    spot, strike, t, r, q = 100.0, 90.0, 0.5, 0.05, 0.02
+    df_s, df_k = spot * np.exp(-q * t), strike * np.exp(-r * t)
+    intrinsic = df_s - df_k
+    cases = [
+        # price, is_call, expected status
+        (intrinsic - 1e-9, True, "below_intrinsic"),
+        (intrinsic * 0.99, True, "below_intrinsic"),
+        (intrinsic + 1e-9, True, "ok"),
+        (df_s * (1 + 1e-12), True, "above_upper_bound"),
+        (df_s * 1.01, True, "above_upper_bound"),
+        (df_s * (1 - 1e-9), True, "ok"),
+        (df_k * (1 + 1e-12), False, "above_upper_bound"),
+        (1e-3, False, "ok"),
+        (0.0, True, "nonpositive_input"),
+        (-1.0, False, "nonpositive_input"),
+        (np.nan, True, "nonpositive_input"),
+    ]
+    price = np.array([c[0] for c in cases])
+    is_call = np.array([c[1] for c in cases])
+    status = implied_vol_status(price, spot, strike, t, r, q, is_call)
+    assert list(status) == [c[2] for c in cases]
+    iv = implied_vol(price, spot, strike, t, r, q, is_call)
+    assert np.isnan(iv[status != "ok"]).all()
+    assert np.isfinite(iv[status == "ok"]).all()
+    # non-positive spot, strike or time
+    bad = implied_vol_status(
+        5.0, [0.0, 100.0, 100.0], [90.0, -1.0, 90.0], [0.5, 0.5, 0.0], r, q, True
+    )
+    assert list(bad) == ["nonpositive_input"] * 3
+    assert set(STATUS_CODES) == {"ok", "nonpositive_input", "below_intrinsic", "above_upper_bound"}
+
+
+def test_broadcasting_and_types() -> None:
+    strikes = np.linspace(80, 120, 9).reshape(3, 3)
+    price = bs_price(100.0, strikes, 0.5, 0.02, 0.0, 0.3, strikes > 100)
+    iv = implied_vol(price, 100.0, strikes, 0.5, 0.02, 0.0, strikes > 100)
+    assert iv.shape == (3, 3)
+    np.testing.assert_allclose(iv, 0.3, rtol=1e-10)
+    status = implied_vol_status(price, 100.0, strikes, 0.5, 0.02, 0.0, strikes > 100)
+    assert status.shape == (3, 3) and status.dtype.kind == "U"
+    assert implied_vol(2.0, 100.0, 100.0, 0.5, 0.02, 0.0, True).shape == ()
+
+
+@pytest.mark.parametrize("vol", [0.005, 0.2, 5.0])
+def test_extreme_maturities_atm_and_wings(vol: float) -> None:
+    t = np.array([1 / 365, 5.0])[:, None]
+    strike = 100.0 * np.exp(np.array([-8.0, -1.0, 0.0, 1.0, 8.0]) * vol * np.sqrt(t))
+    for is_call in (True, False):
+        price = bs_price(100.0, strike, t, 0.04, 0.0, vol, is_call)
+        iv, status = implied_vol_with_status(price, 100.0, strike, t, 0.04, 0.0, is_call)
+        ok = (status == "ok") & (price > 1e-300)
+        rel = np.abs(bs_price(100.0, strike, t, 0.04, 0.0, iv, is_call)[ok] / price[ok] - 1)
+        assert rel.max() <= 1e-12
