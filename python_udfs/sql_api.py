@@ -376,3 +376,28 @@ FUNCTIONS: tuple[Function, ...] = (
         "(status codes as quant.american_implied_vol_status).",
     ),
 )
+
+
+# ---------------------------------------------------------------- later layers' registries
+# Each extension module declares its own SQL functions with the dataclasses above and exports
+# FUNCTIONS and TYPES (tuples); they are appended here, so the generator sees one registry.
+# Extensions import this module, hence the import at the end of it.
+EXTENSIONS: tuple[str, ...] = ("python_udfs.sql_api_curves", "python_udfs.sql_api_features")
+
+
+def _extend() -> None:
+    import importlib
+
+    global FUNCTIONS, TYPES
+    for module_name in EXTENSIONS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:  # not written yet
+                continue
+            raise
+        FUNCTIONS = (*FUNCTIONS, *module.FUNCTIONS)
+        TYPES = (*TYPES, *module.TYPES)
+
+
+_extend()
