@@ -22,6 +22,7 @@ CLI = [sys.executable, "-m", "warehouse.cli"]
         ["sources"],
         ["retention"],
         ["compression"],
+        ["udfs"],
         ["dbt"],
         ["demo"],
     ],

@@ -139,6 +139,7 @@ if [ "$(psql_su -d postgres -tA -v db="${WAREHOUSE_DB}" <<<"SELECT count(*) FROM
   runuser -u postgres -- createdb -p "${PORT}" -O "${WAREHOUSE_PIPELINE_USER}" "${WAREHOUSE_DB}"
 fi
 psql_su -d "${WAREHOUSE_DB}" -v pipeline="${WAREHOUSE_PIPELINE_USER}" <<'SQL'
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS timescaledb;
 CREATE EXTENSION IF NOT EXISTS vector;
 CREATE EXTENSION IF NOT EXISTS plpython3u;
