@@ -70,7 +70,12 @@ def garch11_loglik(returns, omega: float, alpha: float, beta: float, mu: float =
     return np.float64(-0.5 * np.sum(_LOG_2PI + np.log(s2) + e * e / s2))
 
 
-def garch11_fit(returns, demean: bool = True, periods_per_year: float = TRADING_DAYS) -> dict:
+def garch11_fit(
+    returns,
+    demean: bool = True,
+    periods_per_year: float = TRADING_DAYS,
+    start: tuple[float, float, float] | None = None,
+) -> dict:
     """Maximum-likelihood GARCH(1,1) fit of per-period log returns (decimal).
 
     Returns a dict of numpy float64 scalars: ``omega`` (decimal^2 per period), ``alpha``,
@@ -78,7 +83,9 @@ def garch11_fit(returns, demean: bool = True, periods_per_year: float = TRADING_
     (alpha + beta), ``long_run_vol`` (annualised, decimal), ``half_life`` (periods for a
     variance shock to halve), ``n_obs``, ``converged`` (bool: optimizer success and interior
     solution) and ``message``. NaN returns are dropped; fewer than 30 observations give NaN
-    parameters and converged False.
+    parameters and converged False. ``start``: (omega, alpha, beta) of an earlier fit (same
+    units) to warm-start from instead of the grid of starting points, e.g. when refitting on
+    an expanding window.
     """
     r = _clean(returns)
     n = r.size
@@ -123,9 +130,19 @@ def garch11_fit(returns, demean: bool = True, periods_per_year: float = TRADING_
         pers = (a + b) / _MAX_PERSISTENCE
         return np.array([math.log(lr_var), math.log(pers / (1.0 - pers)), math.log(a / b)])
 
-    starts = [pack(1.0, a, b) for a in (0.03, 0.08, 0.15) for b in (0.80, 0.90) if a + b < 0.999]
-    starts.append(pack(1.0, 0.05, 0.94))
-    best = min(starts, key=negll)
+    warm = None
+    if start is not None:
+        om0, a0, b0 = (float(v) for v in start)
+        if all(math.isfinite(v) for v in start) and om0 > 0 and a0 > 0 and b0 > 0 and a0 + b0 < 1:
+            warm = pack(om0 / (1.0 - a0 - b0) * scale, a0, b0)
+    if warm is not None:
+        best = warm
+    else:
+        starts = [
+            pack(1.0, a, b) for a in (0.03, 0.08, 0.15) for b in (0.80, 0.90) if a + b < 0.999
+        ]
+        starts.append(pack(1.0, 0.05, 0.94))
+        best = min(starts, key=negll)
     res = minimize(negll, best, method="L-BFGS-B", options={"maxiter": 1000, "ftol": 1e-13})
     if not res.success:  # polish with a derivative-free method
         res = minimize(negll, res.x, method="Nelder-Mead", options={"maxiter": 4000})

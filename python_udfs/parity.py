@@ -27,11 +27,12 @@ premia are small.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 
-__all__ = ["implied_forward", "per_strike_forward", "weighted_median"]
+__all__ = ["implied_forward", "implied_forward_groups", "per_strike_forward", "weighted_median"]
 
 _HUBER_C = 1.345
 _REJECT = 3.5
@@ -159,3 +160,75 @@ def implied_forward(
         "scale": np.float64(scale),
         "discount": np.float64(disc),
     }
+
+
+def implied_forward_groups(
+    grp, strike, is_call, price, spread, spot, t, r, n_near: int = 8
+) -> dict[str, np.ndarray]:
+    """``implied_forward`` for every expiry group of a slice, one element per option in.
+
+    Batched wrapper (one SQL call per (underlying, quote time) slice). Per-option arrays:
+    ``grp`` an expiry key (any float, e.g. the expiration as epoch days), ``strike`` per
+    share, ``is_call``, ``price`` the option mid per share (NaN = not usable in the fit, e.g.
+    no bid), ``spread`` ask - bid per share (NaN = unknown), ``spot`` underlying price per
+    share, ``t`` years to expiry and ``r`` the zero rate at ``t`` (decimal, continuous); the
+    arrays broadcast from length 1. Within a group, calls and puts of the same strike form the
+    parity pairs (duplicates: the first of each right is used); ``t``, ``r`` and ``spot`` of a
+    group are those of its first option.
+
+    Returns per-option arrays (the group's values broadcast to each of its options):
+    ``forward`` per share, ``implied_q`` (decimal per year, continuous: r - ln(F/S)/t),
+    ``n_pairs`` (pairs used in the final robust mean) and ``scale`` (robust dispersion of the
+    per-strike forwards, per share). NaN where the group has no valid pair.
+    """
+    arrays = np.broadcast_arrays(
+        np.asarray(grp, dtype=np.float64),
+        np.asarray(strike, dtype=np.float64),
+        np.asarray(is_call, dtype=bool),
+        np.asarray(price, dtype=np.float64),
+        np.asarray(spread, dtype=np.float64),
+        np.asarray(spot, dtype=np.float64),
+        np.asarray(t, dtype=np.float64),
+        np.asarray(r, dtype=np.float64),
+    )
+    g, k, call, px, sp, s, tt, rr = (a.ravel() for a in arrays)
+    n = g.size
+    out = {name: np.full(n, np.nan) for name in ("forward", "implied_q", "n_pairs", "scale")}
+    if n == 0:
+        return out
+    # sort by (group, strike, put before call): each group is a contiguous run
+    order = np.lexsort((call, k, g))
+    gs = g[order]
+    bounds = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1], True])
+    for lo, hi in itertools.pairwise(bounds):
+        idx = order[lo:hi]
+        first = idx[0]
+        calls = idx[call[idx]]
+        puts = idx[~call[idx]]
+        if calls.size == 0 or puts.size == 0:
+            continue
+        # first call / put of each strike, matched on the strike
+        kc_u, ic = np.unique(k[calls], return_index=True)
+        kp_u, ip = np.unique(k[puts], return_index=True)
+        common, jc, jp = np.intersect1d(kc_u, kp_u, assume_unique=True, return_indices=True)
+        if common.size == 0:
+            continue
+        ci, pi = calls[ic[jc]], puts[ip[jp]]
+        fit = implied_forward(
+            common,
+            px[ci],
+            px[pi],
+            float(rr[first]),
+            float(tt[first]),
+            spot=float(s[first]),
+            call_spread=sp[ci],
+            put_spread=sp[pi],
+            n_near=n_near,
+        )
+        if not np.isfinite(fit["forward"]):
+            continue
+        out["forward"][idx] = fit["forward"]
+        out["implied_q"][idx] = fit["implied_q"]
+        out["n_pairs"][idx] = float(fit["n_pairs"])
+        out["scale"][idx] = fit["scale"]
+    return out

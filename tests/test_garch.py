@@ -85,3 +85,14 @@ def test_short_or_flat_series_do_not_converge() -> None:
     fit = garch11_fit(np.zeros(10))
     assert not bool(fit["converged"]) and np.isnan(fit["omega"])
     assert not bool(garch11_fit(np.full(500, 0.01))["converged"])
+
+
+def test_warm_start_reaches_the_cold_optimum() -> None:
+    """A refit started from nearby parameters finds the same maximum likelihood."""
+    r, _ = simulate(3000, seed=5)
+    cold = garch11_fit(r)
+    warm = garch11_fit(r, start=(OMEGA * 1.3, ALPHA * 0.8, BETA * 0.98))
+    assert bool(cold["converged"]) and bool(warm["converged"])
+    assert warm["loglik"] == pytest.approx(cold["loglik"], abs=1e-6)
+    for k in ("omega", "alpha", "beta"):
+        assert warm[k] == pytest.approx(cold[k], rel=1e-3)

@@ -1,0 +1,481 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['underlying', 'quote_date'],
+        on_schema_change='append_new_columns',
+        pre_hook=[
+            "set local work_mem = '{{ var('iv_work_mem', '256MB') }}'",
+            "set local max_parallel_workers_per_gather = 0"
+        ],
+        post_hook="{{ make_hypertable('quote_ts', '1 day') }}"
+    )
+}}
+
+-- One row per option quote (contract_symbol, quote_ts) with the time to settlement, the
+-- point-in-time zero rate, the put-call-parity forward and implied dividend yield of its
+-- expiry, bid/mid/ask implied vols, the greeks at the mid vol and a quality flag.
+-- Every formula runs in python_udfs through the quant SQL API, one call per function and
+-- (underlying, quote_ts) slice: the slice's quotes are aggregated into arrays, the batch
+-- functions are chained with lateral joins, and the results unnested WITH ORDINALITY.
+-- Pre-hooks (this transaction only): work_mem so the slice sort does not spill, and no
+-- parallel plan (a PL/Python UDF's first call in a session imports the package with SPI,
+-- which fails inside a parallel CREATE TABLE AS / INSERT: "cannot start commands during a
+-- parallel operation").
+-- Incremental: rebuilds the trailing `incremental_lookback_days` session dates already in the
+-- table and every later one (delete+insert on underlying, quote_date).
+
+{%- set priorities = var('rate_source_priority', ['sim', 'frb_h15', 'lean']) %}
+{%- set wide_spread = var('iv_wide_spread_threshold', 0.5) | float %}
+{%- set tz = var('market_timezone') %}
+{%- set priority_array -%}
+    array[{% for s in priorities %}'{{ s }}'{{ ', ' if not loop.last }}{% endfor %}]::text[]
+{%- endset %}
+
+with rebuild_window as (
+    {% if is_incremental() -%}
+        select
+            coalesce(
+                (max(quote_date) - {{ var('incremental_lookback_days') | int }})::timestamp
+                at time zone '{{ tz }}',
+                '-infinity'::timestamptz
+            ) as from_ts
+        from {{ this }}
+    {%- else -%}
+        select '-infinity'::timestamptz as from_ts
+    {%- endif %}
+),
+
+quotes as (
+    select
+        quote_ts,
+        quote_date,
+        underlying,
+        contract_symbol,
+        expiration,
+        strike,
+        option_right,
+        bid,
+        ask,
+        mid,
+        spread,
+        relative_spread,
+        coalesce(underlying_mid, underlying_last) as spot,
+        vendor_iv
+    from {{ ref('stg_raw__option_quotes') }}
+    -- on quote_ts: TimescaleDB skips the older raw chunks at run time
+    where quote_ts >= (select rebuild_window.from_ts from rebuild_window)
+),
+
+contracts as (
+    select
+        contract_symbol,
+        exercise_style,
+        settlement
+    from {{ ref('stg_ref__option_contracts') }}
+),
+
+instruments as (
+    select
+        symbol,
+        option_exercise_style
+    from {{ ref('stg_ref__instruments') }}
+),
+
+timed as (
+    select
+        quotes.quote_ts,
+        quotes.quote_date,
+        quotes.underlying,
+        quotes.contract_symbol,
+        quotes.expiration,
+        quotes.strike,
+        quotes.option_right,
+        quotes.bid,
+        quotes.ask,
+        quotes.mid,
+        quotes.spread,
+        quotes.relative_spread,
+        quotes.spot,
+        quotes.vendor_iv,
+        -- contract first, then the underlying's default, then American (US equity options)
+        coalesce(
+            contracts.exercise_style, instruments.option_exercise_style, 'A'
+        )::text as exercise_style,
+        coalesce(contracts.settlement, 'PM') as settlement,
+        (
+            quotes.expiration
+            + case when contracts.settlement = 'AM' then time '09:30' else time '16:00' end
+        ) at time zone '{{ tz }}' as settlement_ts
+    from quotes
+    left join contracts on quotes.contract_symbol = contracts.contract_symbol
+    left join instruments on quotes.underlying = instruments.symbol
+),
+
+inputs as (
+    select
+        *,
+        extract(epoch from settlement_ts - quote_ts)::double precision
+        / (365.0 * 86400.0) as t_years
+    from timed
+),
+
+curves as (
+    -- one zero curve per (as_of_date, source), tenors ascending
+    select
+        as_of_date,
+        source,
+        array_agg(tenor_days::double precision order by tenor_days) as tenor_days,
+        array_agg(zero_rate order by tenor_days) as zero_rates
+    from {{ ref('stg_ref__rates') }}
+    group by as_of_date, source
+),
+
+slices as (
+    -- one row per (underlying, quote_ts): every per-option input as an array, same order
+    select
+        underlying,
+        quote_ts,
+        quote_date,
+        min(spot) as spot,
+        count(*)::integer as n_options,
+        array_agg(contract_symbol order by contract_symbol) as contract_symbol,
+        array_agg(expiration order by contract_symbol) as expiration,
+        array_agg(strike order by contract_symbol) as strike,
+        array_agg(option_right order by contract_symbol) as option_right,
+        array_agg(option_right = 'C' order by contract_symbol) as is_call,
+        array_agg(exercise_style order by contract_symbol) as exercise_style,
+        array_agg(settlement order by contract_symbol) as settlement,
+        array_agg(settlement_ts order by contract_symbol) as settlement_ts,
+        array_agg(t_years order by contract_symbol) as t_years,
+        array_agg(bid order by contract_symbol) as bid,
+        array_agg(ask order by contract_symbol) as ask,
+        array_agg(mid order by contract_symbol) as mid,
+        array_agg(spread order by contract_symbol) as spread,
+        array_agg(relative_spread order by contract_symbol) as relative_spread,
+        array_agg(vendor_iv order by contract_symbol) as vendor_iv,
+        -- parity fit inputs: expiry key, two-sided mids only (NaN = left out of the fit)
+        array_agg((expiration - date '2000-01-01')::double precision order by contract_symbol)
+            as expiry_key,
+        array_agg(
+            case when bid > 0 and ask > 0 then mid else 'NaN'::double precision end
+            order by contract_symbol
+        ) as fit_price,
+        array_agg(coalesce(spread, 'NaN'::double precision) order by contract_symbol)
+            as fit_spread,
+        -- prices per pricing model (NULL elements are skipped by the batch functions)
+        array_agg(case when exercise_style != 'A' then bid end order by contract_symbol)
+            as eu_bid,
+        array_agg(case when exercise_style != 'A' then mid end order by contract_symbol)
+            as eu_mid,
+        array_agg(case when exercise_style != 'A' then ask end order by contract_symbol)
+            as eu_ask,
+        array_agg(case when exercise_style = 'A' then bid end order by contract_symbol)
+            as am_bid,
+        array_agg(case when exercise_style = 'A' then mid end order by contract_symbol)
+            as am_mid,
+        array_agg(case when exercise_style = 'A' then ask end order by contract_symbol)
+            as am_ask
+    from inputs
+    group by underlying, quote_ts, quote_date
+),
+
+solved as (
+    select
+        slices.underlying,
+        slices.quote_ts,
+        slices.quote_date,
+        slices.spot,
+        date_curves.source as rate_source,
+        date_curves.as_of_date as rate_as_of_date,
+        u.*
+    from slices
+    -- point in time: the latest curve published on or before the quote's New York date;
+    -- same date from several sources: the first in var rate_source_priority
+    left join lateral (
+        select
+            curves.as_of_date,
+            curves.source,
+            curves.tenor_days,
+            curves.zero_rates
+        from curves
+        where curves.as_of_date <= slices.quote_date
+        order by
+            curves.as_of_date desc,
+            coalesce(
+                array_position({{ priority_array }}, curves.source),
+                {{ priorities | length + 1 }}
+            ),
+            curves.source asc
+        limit 1
+    ) as date_curves on true
+    cross join
+        lateral quant.zero_rate_batch(
+            date_curves.tenor_days, date_curves.zero_rates, slices.t_years
+        ) as zr (r)
+    cross join
+        lateral quant.implied_forward_batch(
+            slices.expiry_key,
+            slices.strike,
+            slices.is_call,
+            slices.fit_price,
+            slices.fit_spread,
+            array[slices.spot],
+            slices.t_years,
+            zr.r
+        ) as pf
+    -- European: mid vol and greeks in one call, bid and ask vols concatenated in one call
+    cross join
+        lateral quant.implied_vol_greeks_batch(
+            slices.eu_mid,
+            array[slices.spot],
+            slices.strike,
+            slices.t_years,
+            zr.r,
+            pf.implied_q,
+            slices.is_call
+        ) as eg
+    cross join
+        lateral quant.implied_vol_batch(
+            slices.eu_bid || slices.eu_ask,
+            array[slices.spot],
+            slices.strike || slices.strike,
+            slices.t_years || slices.t_years,
+            zr.r || zr.r,
+            pf.implied_q || pf.implied_q,
+            slices.is_call || slices.is_call
+        ) as eba (iv)
+    cross join
+        lateral quant.implied_vol_status_batch(
+            slices.eu_mid,
+            array[slices.spot],
+            slices.strike,
+            slices.t_years,
+            zr.r,
+            pf.implied_q,
+            slices.is_call
+        ) as es (status)
+    -- American: bid, mid and ask in one call (all-NULL and cheap for European slices)
+    cross join
+        lateral quant.american_implied_vol_batch(
+            slices.am_bid || slices.am_mid || slices.am_ask,
+            array[slices.spot],
+            slices.strike || slices.strike || slices.strike,
+            slices.t_years || slices.t_years || slices.t_years,
+            zr.r || zr.r || zr.r,
+            pf.implied_q || pf.implied_q || pf.implied_q,
+            slices.is_call || slices.is_call || slices.is_call
+        ) as av (iv)
+    cross join
+        lateral quant.american_implied_vol_status_batch(
+            slices.am_mid,
+            array[slices.spot],
+            slices.strike,
+            slices.t_years,
+            zr.r,
+            pf.implied_q,
+            slices.is_call
+        ) as ast (status)
+    cross join
+        lateral quant.bs_greeks_batch(
+            array[slices.spot],
+            slices.strike,
+            slices.t_years,
+            zr.r,
+            pf.implied_q,
+            av.iv[slices.n_options + 1:2 * slices.n_options],
+            slices.is_call
+        ) as ag
+    cross join lateral unnest(
+        slices.contract_symbol,
+        slices.expiration,
+        slices.strike,
+        slices.option_right,
+        slices.exercise_style,
+        slices.settlement,
+        slices.settlement_ts,
+        slices.t_years,
+        slices.bid,
+        slices.ask,
+        slices.mid,
+        slices.spread,
+        slices.relative_spread,
+        slices.vendor_iv,
+        zr.r,
+        pf.forward,
+        pf.implied_q,
+        pf.n_pairs,
+        eba.iv[1:slices.n_options],
+        eba.iv[slices.n_options + 1:2 * slices.n_options],
+        es.status,
+        eg.iv,
+        eg.delta,
+        eg.gamma,
+        eg.vega,
+        eg.theta,
+        eg.rho,
+        eg.vanna,
+        eg.volga,
+        eg.charm,
+        av.iv[1:slices.n_options],
+        av.iv[slices.n_options + 1:2 * slices.n_options],
+        av.iv[2 * slices.n_options + 1:3 * slices.n_options],
+        ast.status,
+        ag.delta,
+        ag.gamma,
+        ag.vega,
+        ag.theta,
+        ag.rho,
+        ag.vanna,
+        ag.volga,
+        ag.charm
+    ) with ordinality as u (
+        contract_symbol,
+        expiration,
+        strike,
+        option_right,
+        exercise_style,
+        settlement,
+        settlement_ts,
+        t_years,
+        bid,
+        ask,
+        mid,
+        spread,
+        relative_spread,
+        vendor_iv,
+        rate,
+        forward,
+        implied_dividend_yield,
+        n_parity_pairs,
+        eu_iv_bid,
+        eu_iv_ask,
+        eu_iv_status,
+        eu_iv_mid,
+        eu_delta,
+        eu_gamma,
+        eu_vega,
+        eu_theta,
+        eu_rho,
+        eu_vanna,
+        eu_volga,
+        eu_charm,
+        am_iv_bid,
+        am_iv_mid,
+        am_iv_ask,
+        am_iv_status,
+        am_delta,
+        am_gamma,
+        am_vega,
+        am_theta,
+        am_rho,
+        am_vanna,
+        am_volga,
+        am_charm,
+        ord
+    )
+),
+
+merged as (
+    select
+        quote_ts,
+        quote_date,
+        underlying,
+        contract_symbol,
+        expiration,
+        strike,
+        option_right,
+        exercise_style,
+        settlement,
+        settlement_ts,
+        t_years,
+        bid,
+        ask,
+        mid,
+        spread,
+        relative_spread,
+        spot,
+        rate,
+        rate_source,
+        rate_as_of_date,
+        forward,
+        implied_dividend_yield,
+        n_parity_pairs::integer as n_parity_pairs,
+        ln(strike / forward) as log_moneyness,
+        case when exercise_style = 'A' then 'american_tree' else 'european_bsm' end as iv_model,
+        case when exercise_style = 'A' then am_iv_bid else eu_iv_bid end as iv_bid,
+        case when exercise_style = 'A' then am_iv_mid else eu_iv_mid end as iv_mid,
+        case when exercise_style = 'A' then am_iv_ask else eu_iv_ask end as iv_ask,
+        case when exercise_style = 'A' then am_iv_status else eu_iv_status end as iv_status,
+        case when exercise_style = 'A' then am_delta else eu_delta end as delta,
+        case when exercise_style = 'A' then am_gamma else eu_gamma end as gamma,
+        case when exercise_style = 'A' then am_vega else eu_vega end as vega,
+        case when exercise_style = 'A' then am_theta else eu_theta end as theta,
+        case when exercise_style = 'A' then am_rho else eu_rho end as rho,
+        case when exercise_style = 'A' then am_vanna else eu_vanna end as vanna,
+        case when exercise_style = 'A' then am_volga else eu_volga end as volga,
+        case when exercise_style = 'A' then am_charm else eu_charm end as charm,
+        vendor_iv
+    from solved
+),
+
+flagged as (
+    select
+        quote_ts,
+        quote_date,
+        underlying,
+        contract_symbol,
+        expiration,
+        strike,
+        option_right,
+        exercise_style,
+        settlement,
+        settlement_ts,
+        t_years,
+        bid,
+        ask,
+        mid,
+        spread,
+        relative_spread,
+        spot,
+        rate,
+        rate_source,
+        rate_as_of_date,
+        forward,
+        implied_dividend_yield,
+        n_parity_pairs,
+        log_moneyness,
+        iv_model,
+        iv_bid,
+        iv_mid,
+        iv_ask,
+        iv_status,
+        delta,
+        gamma,
+        vega,
+        theta,
+        rho,
+        vanna,
+        volga,
+        charm,
+        vendor_iv,
+        iv_mid - vendor_iv as iv_vendor_diff,
+        nullif(
+            concat_ws(
+                ',',
+                case when mid is null then 'no_quote' end,
+                case when coalesce(bid, 0) <= 0 then 'no_bid' end,
+                case when relative_spread > {{ wide_spread }} then 'wide_spread' end,
+                case when t_years <= 0 then 'expired' end,
+                case when t_years > 0 and forward is null then 'no_forward' end,
+                case when iv_status != 'ok' then iv_status end
+            ),
+            ''
+        ) as quality_reason
+    from merged
+)
+
+select
+    *,
+    quality_reason is null as is_quality_ok
+from flagged
