@@ -1,4 +1,12 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['symbol'],
+        on_schema_change='append_new_columns',
+        post_hook="{{ make_hypertable('trade_date', '365 days') }}"
+    )
+}}
 
 {#- feature columns, in the order of python_udfs.features.DAILY_FEATURES -#}
 {%- set rv_windows = [10, 14, 30, 60, 91, 122, 152, 182, 273, 365] -%}
@@ -18,8 +26,10 @@
 -- (bar_seconds = 86400). Every formula is python_udfs.features.daily_features, deployed as
 -- quant.underlying_daily_features: called ONCE per symbol on its whole daily history (arrays
 -- ordered by trade date) and unnested back to one row per (symbol, trade_date). Point in
--- time: a row uses the symbol's bars up to and including its trade date only. A full
--- recompute (table): the GARCH refits make each symbol's history one computation.
+-- time: a row uses the symbol's bars up to and including its trade date only.
+-- Incremental by symbol: the GARCH refits make a symbol's history one computation, so a run
+-- recomputes (delete+insert) exactly the symbols whose daily bars changed since the last
+-- build (row count, last date or sum of closes differ) and leaves the others alone.
 
 with daily_bars as (
     select
@@ -34,6 +44,36 @@ with daily_bars as (
     where bar_seconds = 86400
 ),
 
+{% if is_incremental() -%}
+changed_symbols as (
+    select bars.symbol
+    from (
+        select
+            symbol,
+            count(*) as n_bars,
+            max(trade_date) as last_date,
+            round(sum(close_price)::numeric, 4) as close_sum
+        from daily_bars
+        group by symbol
+    ) as bars
+    left join (
+        select
+            symbol,
+            count(*) as n_bars,
+            max(trade_date) as last_date,
+            round(sum(close_price)::numeric, 4) as close_sum
+        from {{ this }}
+        group by symbol
+    ) as built
+        on bars.symbol = built.symbol
+    where
+        built.symbol is null
+        or built.n_bars <> bars.n_bars
+        or built.last_date <> bars.last_date
+        or built.close_sum is distinct from bars.close_sum
+),
+
+{% endif -%}
 histories as (
     select
         symbol,
@@ -44,6 +84,9 @@ histories as (
         array_agg(close_price order by trade_date) as close_prices,
         array_agg(volume order by trade_date) as volumes
     from daily_bars
+    {% if is_incremental() -%}
+        where symbol in (select changed_symbols.symbol from changed_symbols)
+    {%- endif %}
     group by symbol
 )
 
