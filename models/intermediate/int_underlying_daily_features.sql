@@ -44,19 +44,19 @@ with daily_bars as (
     where bar_seconds = 86400
 ),
 
-{% if is_incremental() -%}
-changed_symbols as (
-    select bars.symbol
-    from (
-        select
-            symbol,
-            count(*) as n_bars,
-            max(trade_date) as last_date,
-            round(sum(close_price)::numeric, 4) as close_sum
-        from daily_bars
-        group by symbol
-    ) as bars
-    left join (
+bar_stats as (
+    select
+        symbol,
+        count(*) as n_bars,
+        max(trade_date) as last_date,
+        round(sum(close_price)::numeric, 4) as close_sum
+    from daily_bars
+    group by symbol
+),
+
+built_stats as (
+    -- what the last build holds per symbol (nothing on a full build)
+    {% if is_incremental() -%}
         select
             symbol,
             count(*) as n_bars,
@@ -64,16 +64,28 @@ changed_symbols as (
             round(sum(close_price)::numeric, 4) as close_sum
         from {{ this }}
         group by symbol
-    ) as built
-        on bars.symbol = built.symbol
-    where
-        built.symbol is null
-        or built.n_bars <> bars.n_bars
-        or built.last_date <> bars.last_date
-        or built.close_sum is distinct from bars.close_sum
+    {%- else -%}
+        select
+            null::text as symbol,
+            null::bigint as n_bars,
+            null::date as last_date,
+            null::numeric as close_sum
+        where false
+    {%- endif %}
 ),
 
-{% endif -%}
+changed_symbols as (
+    select bar_stats.symbol
+    from bar_stats
+    left join built_stats
+        on bar_stats.symbol = built_stats.symbol
+    where
+        built_stats.symbol is null
+        or built_stats.n_bars <> bar_stats.n_bars
+        or built_stats.last_date <> bar_stats.last_date
+        or built_stats.close_sum is distinct from bar_stats.close_sum
+),
+
 histories as (
     select
         symbol,
@@ -84,9 +96,7 @@ histories as (
         array_agg(close_price order by trade_date) as close_prices,
         array_agg(volume order by trade_date) as volumes
     from daily_bars
-    {% if is_incremental() -%}
-        where symbol in (select changed_symbols.symbol from changed_symbols)
-    {%- endif %}
+    where symbol in (select changed_symbols.symbol from changed_symbols)
     group by symbol
 )
 
