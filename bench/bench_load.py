@@ -26,22 +26,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from psycopg import sql
 
+from bench.common import reference_day
 from warehouse.config import settings
 from warehouse.loaders import copyio
 from warehouse.loaders.engine import load_path
 
 BENCH_DB = "warehouse_bench"
-
-
-def _reference_day(seed: int) -> Path:
-    from warehouse import sim
-
-    out = settings().var_dir / "sim" / f"reference-day-seed{seed}"
-    if not (out / "manifest.json").exists():
-        t0 = time.perf_counter()
-        sim.simulate(out=out, seed=seed, preset="reference-day")
-        print(f"simulated reference day in {time.perf_counter() - t0:.1f}s -> {out}")
-    return out
 
 
 def _fresh_copy_target(conn: psycopg.Connection, name: str, indexes: bool) -> sql.Identifier:
@@ -121,7 +111,7 @@ def main() -> None:
 
     from warehouse.db.runtime import recreate_database
 
-    out = _reference_day(args.seed)
+    out = reference_day(args.seed)
     recreate_database(settings().database)
     from warehouse.loaders.engine import get_source
 

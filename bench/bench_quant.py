@@ -38,22 +38,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from psycopg import sql
 
+from bench.common import reference_day
 from warehouse.config import settings
 
 BENCH_DB = "warehouse_bench_quant"
 GREEKS = ("delta", "gamma", "vega", "theta", "rho", "vanna", "volga", "charm")
 NY = ZoneInfo("America/New_York")
-
-
-def _reference_day(seed: int) -> Path:
-    from warehouse import sim
-
-    out = settings().var_dir / "sim" / f"reference-day-seed{seed}"
-    if not (out / "manifest.json").exists():
-        t0 = time.perf_counter()
-        sim.simulate(out=out, seed=seed, preset="reference-day")
-        print(f"simulated reference day in {time.perf_counter() - t0:.1f}s -> {out}")
-    return out
 
 
 def reference_inputs(out: Path) -> dict[str, np.ndarray]:
@@ -283,7 +273,7 @@ def main() -> None:
     from warehouse.db.runtime import recreate_database
     from warehouse.udfs.deploy import deploy
 
-    out = _reference_day(args.seed)
+    out = reference_day(args.seed)
     d = reference_inputs(out)
     n = d["price"].size
     n_slices = int(d["slice_id"].max()) + 1
