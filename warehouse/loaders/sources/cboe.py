@@ -47,7 +47,7 @@ import pandas as pd
 
 from warehouse.loaders.base import Batch, LoadError, register_source
 from warehouse.loaders.fileio import read_bytes, read_csv_strings
-from warehouse.loaders.sources.generic import (
+from warehouse.loaders.parsing import (
     Flags,
     assemble_contracts,
     canonical_frame,

@@ -31,13 +31,15 @@ import numpy as np
 import pandas as pd
 
 from warehouse.loaders.base import Batch, register_source
-from warehouse.loaders.sources.generic import (
-    ChainMapping,
+from warehouse.loaders.parsing import (
     Flags,
-    GenericChainSource,
-    apply_mapping,
     canonical_frame,
     file_date,
+)
+from warehouse.loaders.sources.generic import (
+    ChainMapping,
+    GenericChainSource,
+    apply_mapping,
     read_table,
 )
 from warehouse.loaders.tables import OPTION_QUOTES

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from warehouse.loaders.base import Batch, LoadError, register_source
-from warehouse.loaders.sources.generic import (
+from warehouse.loaders.parsing import (
     Flags,
     canonical_frame,
     list_files,

@@ -23,7 +23,10 @@ while ``option_expiration`` gives the Friday; both are normalised to the Friday 
 from __future__ import annotations
 
 from warehouse.loaders.base import register_source
-from warehouse.loaders.sources.generic import ChainMapping, GenericChainSource
+from warehouse.loaders.sources.generic import (
+    ChainMapping,
+    GenericChainSource,
+)
 
 IVOLATILITY = ChainMapping(
     name="ivolatility",

@@ -70,7 +70,7 @@ import pandas as pd
 from warehouse.loaders.base import Batch, LoadError, Reject, register_source
 from warehouse.loaders.fileio import read_csv_strings
 from warehouse.loaders.occ import format_occ, underlying_for_root
-from warehouse.loaders.sources.generic import (
+from warehouse.loaders.parsing import (
     Flags,
     at_local_time,
     canonical_frame,

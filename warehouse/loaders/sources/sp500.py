@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from warehouse.loaders.base import Batch, LoadError, register_source
-from warehouse.loaders.sources.generic import (
+from warehouse.loaders.parsing import (
     Flags,
     at_local_time,
     canonical_frame,
