@@ -13,16 +13,7 @@
 -- and everything later (delete+insert on the key), so late trades land in their bar.
 
 with rebuild_window as (
-    {% if is_incremental() -%}
-        select
-            coalesce(
-                max(bar_ts) - interval '{{ var("incremental_lookback_days") | int }} days',
-                '-infinity'::timestamptz
-            ) as from_ts
-        from {{ this }}
-    {%- else -%}
-        select '-infinity'::timestamptz as from_ts
-    {%- endif %}
+    {{ rebuild_window('bar_ts') }}
 ),
 
 trades as (

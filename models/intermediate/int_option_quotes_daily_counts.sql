@@ -15,17 +15,7 @@
 
 with recount_window as (
     -- start of the session dates to (re)count: everything on a full build or an empty table
-    {% if is_incremental() -%}
-        select
-            coalesce(
-                (max(quote_date) - {{ var('incremental_lookback_days') | int }})::timestamp
-                at time zone '{{ var("market_timezone") }}',
-                '-infinity'::timestamptz
-            ) as from_ts
-        from {{ this }}
-    {%- else -%}
-        select '-infinity'::timestamptz as from_ts
-    {%- endif %}
+    {{ rebuild_window('quote_date', is_date=true) }}
 ),
 
 quotes as (

@@ -33,17 +33,7 @@
 {%- endset %}
 
 with rebuild_window as (
-    {% if is_incremental() -%}
-        select
-            coalesce(
-                (max(quote_date) - {{ var('incremental_lookback_days') | int }})::timestamp
-                at time zone '{{ tz }}',
-                '-infinity'::timestamptz
-            ) as from_ts
-        from {{ this }}
-    {%- else -%}
-        select '-infinity'::timestamptz as from_ts
-    {%- endif %}
+    {{ rebuild_window('quote_date', is_date=true) }}
 ),
 
 quotes as (

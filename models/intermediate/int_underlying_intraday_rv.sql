@@ -19,17 +19,7 @@
 
 with rebuild_window as (
     -- start of the session dates to (re)compute: everything on a full build or an empty table
-    {% if is_incremental() -%}
-        select
-            coalesce(
-                (max(trade_date) - {{ var('incremental_lookback_days') | int }})::timestamp
-                at time zone '{{ var("market_timezone") }}',
-                '-infinity'::timestamptz
-            ) as from_ts
-        from {{ this }}
-    {%- else -%}
-        select '-infinity'::timestamptz as from_ts
-    {%- endif %}
+    {{ rebuild_window('trade_date', is_date=true) }}
 ),
 
 trades as (
