@@ -18,6 +18,10 @@ SUMMARY_TABLES = (
     "ref.rates",
     "ref.dividends",
     "ref.earnings",
+    "intermediate.int_option_quotes_iv",
+    "intermediate.int_equity_bars_1m",
+    "intermediate.int_underlying_daily_features",
+    "intermediate.int_underlying_intraday_rv",
 )
 
 
@@ -50,7 +54,7 @@ def load_outcomes(conn: psycopg.Connection) -> list[tuple[str, str, int]]:
 def print_summary(conn: psycopg.Connection) -> None:
     print("\nRows per table")
     for t, n in table_counts(conn).items():
-        print(f"  {t:28s} {n:>12,}")
+        print(f"  {t:44s} {n:>12,}")
     q = quarantine_counts(conn)
     print("\nQuarantined rows by source and reason" + ("" if q else ": none"))
     for source, reason, n in q:
