@@ -729,3 +729,24 @@ def test_cli_udfs_help_deploy_and_status(admin):
 def test_udf_info_json_is_valid_for_analysts(analyst):
     info = analyst.execute("SELECT quant.udf_info()::text").fetchone()[0]
     assert json.loads(info)["python"].startswith("3.")
+
+
+def test_a_warmed_session_runs_quant_functions_inside_a_parallel_plan(admin):
+    """The dbt pre-hook macro warm_quant_udfs imports the package before a model's query, so
+    a parallel plan (where PostgreSQL refuses the import's SPI query) still works."""
+    with psycopg.connect(settings().dsn("pipeline"), autocommit=True) as c:
+        for setting in (
+            "debug_parallel_query = on",
+            "parallel_setup_cost = 0",
+            "parallel_tuple_cost = 0",
+            "max_parallel_workers_per_gather = 2",
+        ):
+            c.execute("SET " + setting)
+        assert c.execute("SELECT quant.udf_info() IS NOT NULL").fetchone()[0]  # the pre-hook
+        c.execute(
+            "CREATE TEMP TABLE parallel_probe AS SELECT g, quant.bs_price_batch("
+            "array[100.0], array[100.0 + g], array[0.5], array[0.01], array[0.0], array[0.2], "
+            "array[true]) AS price FROM generate_series(1, 50) AS g"
+        )
+        n, ok = c.execute("SELECT count(*), bool_and(price[1] > 0) FROM parallel_probe").fetchone()
+    assert (n, ok) == (50, True)

@@ -5,6 +5,7 @@
         unique_key=['underlying', 'quote_date'],
         on_schema_change='append_new_columns',
         pre_hook=[
+            "{{ warm_quant_udfs() }}",
             "set local work_mem = '{{ var('iv_work_mem', '256MB') }}'",
             "set local max_parallel_workers_per_gather = 0"
         ],

@@ -4,7 +4,8 @@
         incremental_strategy='delete+insert',
         unique_key=['symbol', 'trade_date'],
         on_schema_change='append_new_columns',
-        post_hook="{{ make_hypertable('trade_date', '30 days') }}"
+        post_hook="{{ make_hypertable('trade_date', '30 days') }}",
+        pre_hook="{{ warm_quant_udfs() }}"
     )
 }}
 
