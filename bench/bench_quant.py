@@ -392,20 +392,25 @@ def bench_int_option_quotes_iv(out: Path) -> None:
     t_model = time.perf_counter() - t0
     if rc != 0:
         raise SystemExit("dbt run of int_option_quotes_iv failed")
-    model = "intermediate.int_option_quotes_iv"
+    model = sql.Identifier("intermediate", "int_option_quotes_iv")
     with psycopg.connect(settings().dsn("admin"), autocommit=True) as conn:
         n_rows, n_cols = conn.execute(
-            f"SELECT count(*), (SELECT count(*) FROM information_schema.columns "
-            f"WHERE table_schema = 'intermediate' AND table_name = 'int_option_quotes_iv') "
-            f"FROM {model}"
+            sql.SQL(
+                "SELECT count(*), (SELECT count(*) FROM information_schema.columns "
+                "WHERE table_schema = 'intermediate' AND table_name = 'int_option_quotes_iv') "
+                "FROM {}"
+            ).format(model)
         ).fetchone()
         buf = bytearray()
         # a hypertable: COPY of the relation itself would read only its (empty) parent
-        with conn.cursor().copy(f"COPY (SELECT * FROM {model}) TO STDOUT") as cp:
+        copy_out = sql.SQL("COPY (SELECT * FROM {}) TO STDOUT").format(model)
+        with conn.cursor().copy(copy_out) as cp:
             for chunk in cp:
                 buf += chunk
         conn.execute("DROP TABLE IF EXISTS public.bench_iv_copy")
-        conn.execute(f"CREATE TABLE public.bench_iv_copy AS SELECT * FROM {model} LIMIT 0")
+        conn.execute(
+            sql.SQL("CREATE TABLE public.bench_iv_copy AS SELECT * FROM {} LIMIT 0").format(model)
+        )
         t0 = time.perf_counter()
         with conn.cursor().copy("COPY public.bench_iv_copy FROM STDIN") as cp:
             view = memoryview(buf)

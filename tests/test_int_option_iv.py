@@ -86,22 +86,34 @@ def built(warehouse_db: str, tmp_path_factory) -> Path:
     return out
 
 
-def _window(alias: str = "") -> str:
-    """The rows of this module's simulated world (June 2023)."""
-    col = f"{alias}.quote_ts" if alias else "quote_ts"
-    return f"{col} >= '2023-06-01' AND {col} < '2023-07-01'"
+def q(text: str) -> sql.Composed:
+    """A query of this module: ``{model}`` is the model; ``{window}`` / ``{window_i}`` keep
+    the rows of this module's simulated world (June 2023), unqualified / for alias ``i``."""
+
+    def window(col: sql.Identifier) -> sql.Composed:
+        return sql.SQL("{c} >= {lo} AND {c} < {hi}").format(
+            c=col, lo=sql.Literal(date(2023, 6, 1)), hi=sql.Literal(date(2023, 7, 1))
+        )
+
+    return sql.SQL(text).format(
+        model=sql.Identifier(*MODEL.split(".")),
+        window=window(sql.Identifier("quote_ts")),
+        window_i=window(sql.Identifier("i", "quote_ts")),
+    )
 
 
 def test_one_row_per_staged_quote_and_incremental_rerun_is_idempotent(built, conn):
     staged = conn.execute("SELECT count(*) FROM staging.stg_raw__option_quotes").fetchone()[0]
-    n = conn.execute(f"SELECT count(*) FROM {MODEL}").fetchone()[0]
+    n = conn.execute(q("SELECT count(*) FROM {model}")).fetchone()[0]
     assert n == staged > 0
     before = conn.execute(
-        f"SELECT sum(iv_mid), sum(forward), count(iv_mid) FROM {MODEL}"
+        q("SELECT sum(iv_mid), sum(forward), count(iv_mid) FROM {model}")
     ).fetchone()
     assert run_dbt(["run", "--select", "int_option_quotes_iv", "--quiet"]) == 0
-    assert conn.execute(f"SELECT count(*) FROM {MODEL}").fetchone()[0] == n
-    after = conn.execute(f"SELECT sum(iv_mid), sum(forward), count(iv_mid) FROM {MODEL}").fetchone()
+    assert conn.execute(q("SELECT count(*) FROM {model}")).fetchone()[0] == n
+    after = conn.execute(
+        q("SELECT sum(iv_mid), sum(forward), count(iv_mid) FROM {model}")
+    ).fetchone()
     assert after[2] == before[2]
     assert after[0] == pytest.approx(before[0], rel=1e-12)
     assert after[1] == pytest.approx(before[1], rel=1e-12)
@@ -109,15 +121,15 @@ def test_one_row_per_staged_quote_and_incremental_rerun_is_idempotent(built, con
 
 def test_parity_forward_rate_and_time_match_the_truth(built, conn):
     rows = conn.execute(
-        f"""
+        q("""
         SELECT i.forward, s.forward, i.rate, s.rate, i.t_years, s.t_years, i.settlement,
                i.implied_dividend_yield, s.div_yield, i.n_parity_pairs
-        FROM {MODEL} i
+        FROM {model} i
         JOIN sim.surface_params s
           ON s.symbol = i.underlying AND s.quote_ts = i.quote_ts
          AND s.expiration = i.expiration
-        WHERE {_window("i")}
-        """
+        WHERE {window_i}
+        """)
     ).fetchall()
     assert len(rows) > 500
     a = np.array([[float(x) for x in r[:6]] for r in rows])
@@ -140,16 +152,16 @@ def test_mid_iv_recovers_the_true_vol_within_the_tick_rounding(built, conn):
     (0.01 below $3, 0.05 from $3), so |mid - theo| <= tick / 2 and, to first order,
     |iv_mid - vendor_iv| * vega <= tick / 2 + e^{-rt} |F - F_true| (forward error)."""
     rows = conn.execute(
-        f"""
+        q("""
         SELECT i.iv_mid, i.vendor_iv, i.vega, i.mid, i.rate, i.t_years,
                abs(i.forward - s.forward)
-        FROM {MODEL} i
+        FROM {model} i
         JOIN sim.surface_params s
           ON s.symbol = i.underlying AND s.quote_ts = i.quote_ts
          AND s.expiration = i.expiration
-        WHERE {_window("i")} AND i.bid > 0 AND abs(i.log_moneyness) < 0.1
+        WHERE {window_i} AND i.bid > 0 AND abs(i.log_moneyness) < 0.1
           AND i.t_years > 7 / 365.0 AND i.relative_spread < 0.2
-        """
+        """)
     ).fetchall()
     assert len(rows) > 100
     a = np.array(rows, dtype=float)
@@ -164,19 +176,19 @@ def test_mid_iv_recovers_the_true_vol_within_the_tick_rounding(built, conn):
 
 def test_greeks_equal_bs_greeks_at_the_mid_iv(built, conn):
     rows = conn.execute(
-        f"""
+        q("""
         SELECT i.delta, i.gamma, i.vega, i.theta, i.rho, i.vanna, i.volga, i.charm,
                (g).delta, (g).gamma, (g).vega, (g).theta, (g).rho, (g).vanna, (g).volga,
                (g).charm
         FROM (
             SELECT *, quant.bs_greeks(spot, strike, t_years, rate, implied_dividend_yield,
                                       iv_mid, option_right = 'C') AS g
-            FROM {MODEL}
-            WHERE {_window()} AND iv_mid IS NOT NULL
+            FROM {model}
+            WHERE {window} AND iv_mid IS NOT NULL
             ORDER BY contract_symbol, quote_ts
             LIMIT 300
         ) i
-        """
+        """)
     ).fetchall()
     assert len(rows) == 300
     for r in rows:
@@ -186,27 +198,27 @@ def test_greeks_equal_bs_greeks_at_the_mid_iv(built, conn):
 
 def test_bid_mid_ask_ivs_are_ordered_and_vendor_diff(built, conn):
     bad = conn.execute(
-        f"""
-        SELECT count(*) FROM {MODEL}
-        WHERE {_window()}
+        q("""
+        SELECT count(*) FROM {model}
+        WHERE {window}
           AND (iv_bid > iv_mid * (1 + 1e-9) OR iv_mid > iv_ask * (1 + 1e-9)
                OR abs(iv_vendor_diff - (iv_mid - vendor_iv)) > 1e-15)
-        """
+        """)
     ).fetchone()[0]
     assert bad == 0
-    n_diff = conn.execute(
-        f"SELECT count(iv_vendor_diff) FROM {MODEL} WHERE {_window()}"
-    ).fetchone()[0]
+    n_diff = conn.execute(q("SELECT count(iv_vendor_diff) FROM {model} WHERE {window}")).fetchone()[
+        0
+    ]
     assert n_diff > 0
 
 
 def test_quality_flags_fire_on_crafted_quotes(built, conn):
     rows = dict(
         conn.execute(
-            f"""
-            SELECT strike, quality_reason FROM {MODEL}
-            WHERE {_window()} AND strike IN (%s, %s, %s)
-            """,
+            q("""
+            SELECT strike, quality_reason FROM {model}
+            WHERE {window} AND strike IN (%s, %s, %s)
+            """),
             (BAD_STRIKE_BELOW, BAD_STRIKE_NO_BID, BAD_STRIKE_WIDE),
         ).fetchall()
     )
@@ -214,14 +226,16 @@ def test_quality_flags_fire_on_crafted_quotes(built, conn):
     assert "no_bid" in rows[BAD_STRIKE_NO_BID]
     assert "wide_spread" in rows[BAD_STRIKE_WIDE]
     row = conn.execute(
-        f"SELECT iv_mid, iv_status, is_quality_ok FROM {MODEL} WHERE {_window()} AND strike = %s",
+        q("SELECT iv_mid, iv_status, is_quality_ok FROM {model} WHERE {window} AND strike = %s"),
         (BAD_STRIKE_BELOW,),
     ).fetchone()
     assert row == (None, "below_intrinsic", False)
     # clean quotes exist and carry no reason
     ok = conn.execute(
-        f"SELECT count(*) FROM {MODEL} WHERE {_window()} AND is_quality_ok "
-        "AND (quality_reason IS NOT NULL OR iv_mid IS NULL)"
+        q(
+            "SELECT count(*) FROM {model} WHERE {window} AND is_quality_ok "
+            "AND (quality_reason IS NOT NULL OR iv_mid IS NULL)"
+        )
     ).fetchone()[0]
     assert ok == 0
 
@@ -233,7 +247,7 @@ def test_american_contracts_use_the_tree_with_the_parity_yield(built, conn):
     iv_mid <= the European vol of that price; greeks are BSM at the American vol."""
     with psycopg.connect(settings().dsn("admin"), autocommit=True) as admin:
         underlying = admin.execute(
-            f"SELECT min(underlying) FROM {MODEL} WHERE {_window()}"
+            q("SELECT min(underlying) FROM {model} WHERE {window}")
         ).fetchone()[0]
         admin.execute(
             "UPDATE ref.option_contracts SET exercise_style = 'A' WHERE underlying = %s",
@@ -242,16 +256,16 @@ def test_american_contracts_use_the_tree_with_the_parity_yield(built, conn):
         try:
             assert run_dbt(["run", "--select", "int_option_quotes_iv", "--full-refresh", "-q"]) == 0
             rows = conn.execute(
-                f"""
+                q("""
                 SELECT iv_model, iv_mid, delta, vega,
                        quant.implied_vol(mid, spot, strike, t_years, rate,
                                          implied_dividend_yield, option_right = 'C'),
                        (quant.bs_greeks(spot, strike, t_years, rate, implied_dividend_yield,
                                         iv_mid, option_right = 'C')).delta
-                FROM {MODEL}
-                WHERE {_window()} AND underlying = %s AND bid > 0
+                FROM {model}
+                WHERE {window} AND underlying = %s AND bid > 0
                   AND abs(log_moneyness) < 0.2 AND t_years > 7 / 365.0
-                """,
+                """),
                 (underlying,),
             ).fetchall()
         finally:
