@@ -5,9 +5,10 @@ here (``scalar`` and ``batch``), once per session and SQL function. Pure: numpy 
 standard library only, nothing server-specific (no ``plpy``) at import time, so the venv's
 tests import and exercise this module directly.
 
-Scalar functions receive Python floats/bools (arguments are STRICT, never None) and return a
-Python float, str or dict of floats; NaN becomes None (SQL NULL): PL/Python cannot return
-numpy scalars or arrays.
+Scalar functions receive Python floats/bools (and, for fits, whole arrays as lists, integers,
+text or jsonb text; None only for optional arguments of non-STRICT functions) and return a
+Python float, str, dict of floats, list of floats or JSON text; NaN becomes None (SQL NULL):
+PL/Python cannot return numpy scalars or arrays.
 
 Batch functions move arrays across the PL/Python boundary as *binary array images* instead of
 Python lists: PL/Python converts a returned float8 list element by element through
@@ -30,6 +31,8 @@ the varlena), then the non-null elements; without nulls the data start at MAXALI
 Native byte order: the images are built and read inside the server process.
 """
 
+import json
+import math
 import struct
 
 import numpy as np
@@ -38,6 +41,7 @@ __all__ = [
     "array_from_image",
     "batch",
     "float8_array_image",
+    "json_text",
     "scalar",
 ]
 
@@ -54,6 +58,10 @@ _EMPTY_FLOAT8 = _HEADER.pack(0, 0, FLOAT8OID)
 SCALAR_FLOAT = "float8"
 SCALAR_BOOL = "boolean"
 SCALAR_FLOAT_LIST = "float8[]"  # a whole array argument of a scalar function (e.g. dividends)
+SCALAR_BOOL_LIST = "boolean[]"  # a whole boolean array argument (e.g. is_call of a surface)
+SCALAR_INT = "bigint"  # integer arguments (int4/int8): seeds, path counts
+SCALAR_TEXT = "text"
+SCALAR_JSON = "jsonb"  # PL/Python passes jsonb as its text; decoded with json.loads
 ELEM_FLOAT = "elem float8"  # batch: one value per option (length n, or 1 to broadcast)
 ELEM_BOOL = "elem boolean"
 WHOLE_FLOAT = "whole float8[]"  # batch: an array passed as is (e.g. a dividend schedule)
@@ -62,6 +70,8 @@ WHOLE_FLOAT = "whole float8[]"  # batch: an array passed as is (e.g. a dividend 
 OUT_FLOAT = "float8"
 OUT_TEXT = "text"
 OUT_RECORD = "record"  # composite of float8 fields (dict)
+OUT_JSON = "jsonb"  # a dict/list returned as JSON text (numpy scalars -> Python, NaN -> null)
+OUT_FLOAT_LIST = "float8[]"  # a scalar function returning one whole array (list of floats)
 OUT_FLOAT_ARRAY = "float8[]"  # image bytes
 OUT_TEXT_ARRAY = "text[]"  # list of str / None
 OUT_RECORD_ARRAYS = "record of float8[]"  # list of image bytes, one per composite field
@@ -136,24 +146,61 @@ def _first(result) -> object:
     return np.asarray(result).reshape(-1)[0]
 
 
+def _plain(value):
+    """A JSON-ready copy of ``value``: numpy scalars/arrays -> Python, NaN/inf -> None."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    return value
+
+
+def json_text(value) -> str:
+    """``value`` (dict/list of numbers, numpy allowed) as strict JSON text (NaN -> null)."""
+    return json.dumps(_plain(value), allow_nan=False, separators=(",", ":"))
+
+
+def _optional(convert):
+    return lambda v: None if v is None else convert(v)
+
+
+_SCALAR_CONVERTERS = {
+    SCALAR_FLOAT: lambda v: np.array([v], dtype=np.float64),
+    SCALAR_BOOL: lambda v: np.array([v], dtype=bool),
+    SCALAR_FLOAT_LIST: lambda v: _whole_list(v),
+    SCALAR_BOOL_LIST: lambda v: _whole_bool_list(v),
+    SCALAR_INT: int,
+    SCALAR_TEXT: str,
+    SCALAR_JSON: json.loads,
+}
+
+
 def scalar(fn, arg_kinds: tuple[str, ...], output: str, fields: tuple[str, ...] = ()):
     """Wrap the vectorised ``fn`` for a scalar SQL function.
 
-    Each argument becomes a one-element array (``float8[]`` arguments a float array); the
-    first element of the result is returned as a Python float/str, or for ``record`` a dict of
-    ``fields`` to floats. NaN -> None.
+    ``float8``/``boolean`` arguments become one-element arrays; whole ``float8[]`` /
+    ``boolean[]`` arguments numpy arrays (no NULL elements); integers ``int``, text ``str``,
+    ``jsonb`` the decoded value. A NULL argument (only possible for non-STRICT functions with
+    optional arguments) is passed as None. The result: for ``float8``/``text`` the first
+    element as a Python float/str, for ``record`` a dict of ``fields`` to floats, for
+    ``jsonb`` JSON text (numpy values converted, NaN -> null), for ``float8[]`` a list of
+    floats. NaN -> None.
     """
     converters = []
     for kind in arg_kinds:
-        if kind == SCALAR_FLOAT:
-            converters.append(lambda v: np.array([v], dtype=np.float64))
-        elif kind == SCALAR_BOOL:
-            converters.append(lambda v: np.array([v], dtype=bool))
-        elif kind == SCALAR_FLOAT_LIST:
-            converters.append(_whole_list)
-        else:
+        if kind not in _SCALAR_CONVERTERS:
             raise ValueError(f"unknown scalar argument kind {kind!r}")
-    if output not in (OUT_FLOAT, OUT_TEXT, OUT_RECORD):
+        converters.append(_optional(_SCALAR_CONVERTERS[kind]))
+    if output not in (OUT_FLOAT, OUT_TEXT, OUT_RECORD, OUT_JSON, OUT_FLOAT_LIST):
         raise ValueError(f"unknown scalar output kind {output!r}")
 
     def call(*args):
@@ -162,6 +209,12 @@ def scalar(fn, arg_kinds: tuple[str, ...], output: str, fields: tuple[str, ...] 
             return _to_float(_first(result))
         if output == OUT_TEXT:
             return None if result is None else str(_first(result))
+        if output == OUT_JSON:
+            return None if result is None else json_text(result)
+        if output == OUT_FLOAT_LIST:
+            if result is None:
+                return None
+            return [_to_float(v) for v in np.asarray(result, dtype=np.float64).reshape(-1)]
         return {name: _to_float(_first(result[name])) for name in fields}
 
     return call
@@ -171,6 +224,15 @@ def _whole_list(values) -> np.ndarray:
     if any(v is None for v in values):
         raise ValueError("array arguments must not contain NULL elements")
     a = np.array(values, dtype=np.float64)
+    if a.ndim != 1:
+        raise ValueError("expected a one-dimensional array")
+    return a
+
+
+def _whole_bool_list(values) -> np.ndarray:
+    if any(v is None for v in values):
+        raise ValueError("array arguments must not contain NULL elements")
+    a = np.array(values, dtype=bool)
     if a.ndim != 1:
         raise ValueError("expected a one-dimensional array")
     return a

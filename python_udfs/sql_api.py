@@ -56,12 +56,15 @@ class Arg:
 
     ``per_option`` (batch functions, array types only): one element per option, broadcasting
     from length 1; False passes the array as a whole (a dividend schedule).
+    ``default`` (scalar functions only): the SQL default expression of an optional trailing
+    argument, e.g. ``"NULL"`` (the function must then not be STRICT; Python receives None).
     """
 
     name: str
     sql_type: str
     doc: str = ""
     per_option: bool = True
+    default: str | None = None
 
 
 @dataclass(frozen=True)

@@ -630,7 +630,7 @@ def test_every_generated_statement_parses_and_bad_types_are_rejected():
     for fn, match in (
         (bad("float8["), "invalid SQL type"),  # pglast rejects the type
         (bad("float8)"), "invalid SQL type"),
-        (bad("int4"), "unsupported SQL type"),
+        (bad("int2"), "unsupported SQL type"),
         (bad("numeric(10,2)"), "unsupported SQL type"),
         (bad(returns="float8[][]"), "one-dimensional"),
         (bad(name="Bad-Name"), "invalid identifier"),
@@ -640,6 +640,27 @@ def test_every_generated_statement_parses_and_bad_types_are_rejected():
     ):
         with pytest.raises(UdfGenerationError, match=match):
             generate("a" * 64, (), functions=[fn], types=sql_api.TYPES, check_callables=False)
+
+    # optional (DEFAULT) arguments: only trailing, only on non-STRICT scalar functions
+    def optional(strict: bool, order: tuple[str | None, ...], batch: bool = False):
+        args = tuple(
+            sql_api.Arg(n, "float8[]" if batch else "float8", default=d)
+            for n, d in zip(("spot", "strike"), order, strict=False)
+        )
+        return sql_api.Function(
+            "opt", args, "float8[]" if batch else "float8", "m:f", "c", strict=strict, batch=batch
+        )
+
+    for fn, match in (
+        (optional(True, (None, "NULL")), "needs a non-STRICT function"),
+        (optional(False, ("NULL", None)), "without a default follows one"),
+        (optional(False, (None, "NULL"), batch=True), "take no optional arguments"),
+    ):
+        with pytest.raises(UdfGenerationError, match=match):
+            generate("a" * 64, (), functions=[fn], types=sql_api.TYPES, check_callables=False)
+    ok = generate("a" * 64, (), functions=[optional(False, (None, "NULL"))], check_callables=False)
+    (create,) = (u.statements[0] for u in ok.units if u.key.startswith("function quant.opt("))
+    assert "strike float8 DEFAULT NULL" in create and "STRICT" not in create
     # the Python signature must match the SQL arguments
     with pytest.raises(UdfGenerationError, match="do not match"):
         generate("a" * 64, (), functions=[bad()], types=sql_api.TYPES)

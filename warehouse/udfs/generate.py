@@ -42,9 +42,18 @@ _DOLLAR_BODY = "$udf$"
 _DOLLAR_COMMENT = "$c$"
 
 # canonical SQL types understood by the adapters (python_udfs._plpython)
-SCALAR_ARG_KINDS = {"float8": "float8", "boolean": "boolean", "float8[]": "float8[]"}
+SCALAR_ARG_KINDS = {
+    "float8": "float8",
+    "boolean": "boolean",
+    "float8[]": "float8[]",
+    "boolean[]": "boolean[]",
+    "integer": "bigint",
+    "bigint": "bigint",
+    "text": "text",
+    "jsonb": "jsonb",
+}
 BATCH_ELEM_KINDS = {"float8[]": "elem float8", "boolean[]": "elem boolean"}
-SCALAR_RETURNS = {"float8": "float8", "text": "text"}
+SCALAR_RETURNS = {"float8": "float8", "text": "text", "jsonb": "jsonb", "float8[]": "float8[]"}
 BATCH_RETURNS = {"float8[]": "float8[]", "text[]": "text[]"}
 
 
@@ -110,7 +119,14 @@ def canonical_type(sql_type: str, what: str) -> str:
     names = [n.sval for n in type_name.names]
     if names[:1] == ["pg_catalog"]:
         names = names[1:]
-    aliases = {"bool": "boolean", "float8": "float8", "text": "text"}
+    aliases = {
+        "bool": "boolean",
+        "float8": "float8",
+        "text": "text",
+        "int4": "integer",
+        "int8": "bigint",
+        "jsonb": "jsonb",
+    }
     if len(names) == 1 and names[0] in aliases:
         base = aliases[names[0]]
     elif len(names) == 2 and names[0] == SCHEMA:
@@ -469,6 +485,22 @@ def _check_signature(fn_obj, arg_names: tuple[str, ...], what: str) -> None:
         )
 
 
+def _scalar_params(fn, arg_names, arg_types, what: str) -> list[tuple[str, str]]:
+    """(name, type [DEFAULT expr]) pairs; optional arguments must trail and need non-STRICT."""
+    params, seen_default = [], False
+    for a, n, t in zip(fn.args, arg_names, arg_types, strict=True):
+        if a.default is None:
+            if seen_default:
+                raise UdfGenerationError(f"{what}: argument {n} without a default follows one")
+            params.append((n, t))
+            continue
+        if fn.strict:
+            raise UdfGenerationError(f"{what}: optional argument {n} needs a non-STRICT function")
+        seen_default = True
+        params.append((n, f"{t} DEFAULT {a.default}"))
+    return params
+
+
 def _registry_units(fn, package_hash: str, types, roles: tuple[str, ...]) -> list[Unit]:
     name = check_identifier(fn.name, f"function {fn.name}")
     what = f"function {SCHEMA}.{name}"
@@ -499,11 +531,13 @@ def _registry_units(fn, package_hash: str, types, roles: tuple[str, ...]) -> lis
             name, package_hash, fn.python, "scalar", tuple(kinds), output, fields, arg_names
         )
         create = _plpython_create(
-            name, list(zip(arg_names, arg_types, strict=True)), returns, options, body
+            name, _scalar_params(fn, arg_names, arg_types, what), returns, options, body
         )
         return [_function_unit(name, arg_types, create, comment, roles)]
 
     # batch: PL/Python raw function on images + SQL wrapper
+    if any(a.default is not None for a in fn.args):
+        raise UdfGenerationError(f"{what}: batch functions take no optional arguments")
     kinds = []
     for a, t in zip(fn.args, arg_types, strict=True):
         if not a.per_option and t == "float8[]":
