@@ -62,6 +62,8 @@ SCALAR_BOOL_LIST = "boolean[]"  # a whole boolean array argument (e.g. is_call o
 SCALAR_INT = "bigint"  # integer arguments (int4/int8): seeds, path counts
 SCALAR_TEXT = "text"
 SCALAR_JSON = "jsonb"  # PL/Python passes jsonb as its text; decoded with json.loads
+SCALAR_FLOAT_VALUE = "float8 value"  # jsonb-returning functions (fits): a plain Python float
+SCALAR_BOOL_VALUE = "boolean value"
 ELEM_FLOAT = "elem float8"  # batch: one value per option (length n, or 1 to broadcast)
 ELEM_BOOL = "elem boolean"
 WHOLE_FLOAT = "whole float8[]"  # batch: an array passed as is (e.g. a dividend schedule)
@@ -181,13 +183,16 @@ _SCALAR_CONVERTERS = {
     SCALAR_INT: int,
     SCALAR_TEXT: str,
     SCALAR_JSON: json.loads,
+    SCALAR_FLOAT_VALUE: float,
+    SCALAR_BOOL_VALUE: bool,
 }
 
 
 def scalar(fn, arg_kinds: tuple[str, ...], output: str, fields: tuple[str, ...] = ()):
     """Wrap the vectorised ``fn`` for a scalar SQL function.
 
-    ``float8``/``boolean`` arguments become one-element arrays; whole ``float8[]`` /
+    ``float8``/``boolean`` arguments become one-element arrays (``float8 value`` / ``boolean
+    value``: plain Python scalars, used by the jsonb-returning fits); whole ``float8[]`` /
     ``boolean[]`` arguments numpy arrays (no NULL elements); integers ``int``, text ``str``,
     ``jsonb`` the decoded value. A NULL argument (only possible for non-STRICT functions with
     optional arguments) is passed as None. The result: for ``float8``/``text`` the first

@@ -385,7 +385,11 @@ FUNCTIONS: tuple[Function, ...] = (
 # Each extension module declares its own SQL functions with the dataclasses above and exports
 # FUNCTIONS and TYPES (tuples); they are appended here, so the generator sees one registry.
 # Extensions import this module, hence the import at the end of it.
-EXTENSIONS: tuple[str, ...] = ("python_udfs.sql_api_curves", "python_udfs.sql_api_features")
+EXTENSIONS: tuple[str, ...] = (
+    "python_udfs.sql_api_curves",
+    "python_udfs.sql_api_features",
+    "python_udfs.sql_api_surfaces",
+)
 
 
 def _extend() -> None:

@@ -520,7 +520,10 @@ def _registry_units(fn, package_hash: str, types, roles: tuple[str, ...]) -> lis
         for a, t in zip(fn.args, arg_types, strict=True):
             if t not in SCALAR_ARG_KINDS:
                 raise UdfGenerationError(f"{what}: unsupported argument type {t} ({a.name})")
-            kinds.append(SCALAR_ARG_KINDS[t])
+            kind = SCALAR_ARG_KINDS[t]
+            if returns == "jsonb" and kind in ("float8", "boolean"):
+                kind += " value"  # fits take plain Python scalars, not one-element arrays
+            kinds.append(kind)
         if returns in SCALAR_RETURNS:
             output, fields = SCALAR_RETURNS[returns], ()
         elif returns.startswith(f"{SCHEMA}.") and not returns.endswith("[]"):
