@@ -7,45 +7,17 @@ or per expiry slice. Conventions as in ``python_udfs.sql_api``: ``t`` years (ACT
 minutes / 525600 for the VIX-style index), vols and rates decimals, ``k`` = ln(K / F)
 log-forward moneyness, total variance ``w`` = vol^2 t.
 
-The few functions defined here only reorder arguments or reshape flat SQL arrays into the
-matrices the numerics take; every formula is in its own module.
+Where the SQL argument order or shapes differ from the numerics', the callable is a shim in
+``python_udfs.sql_calls`` (no formulas there); every formula is in its own module.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
 from python_udfs.sql_api import Arg, CompositeType, Function
 
-__all__ = ["FUNCTIONS", "TYPES", "surface_pca_scores", "variance_swap_index_svi"]
+__all__ = ["FUNCTIONS", "TYPES"]
 
 TYPES: tuple[CompositeType, ...] = ()
-
-
-def variance_swap_index_svi(t, forward, r, svi_params, target_days=30.0) -> dict:
-    """``python_udfs.vix.variance_swap_index`` with SQL argument order (flat SVI parameters:
-    a, b, rho, m, sigma of each expiry in turn)."""
-    from python_udfs.vix import variance_swap_index
-
-    target = 30.0 if target_days is None else float(target_days)
-    return variance_swap_index(t, forward, svi_params, target_days=target, r=r)
-
-
-def surface_pca_scores(
-    matrix, n_columns, tenor=None, moneyness=None, window_rows=252, min_periods=60
-):
-    """``python_udfs.term_structure.pca_scores_point_in_time`` on a row-major flat matrix of
-    ``n_columns`` columns (rows = dates in order)."""
-    from python_udfs.term_structure import pca_scores_point_in_time
-
-    x = np.asarray(matrix, dtype=np.float64).reshape(-1, int(n_columns))
-    return pca_scores_point_in_time(
-        x,
-        window=252 if window_rows is None else int(window_rows),
-        min_periods=60 if min_periods is None else int(min_periods),
-        tenor=tenor,
-        moneyness=moneyness,
-    )
 
 
 def _arr(name: str, doc: str, sql_type: str = "float8[]") -> Arg:
@@ -58,8 +30,121 @@ _WEIGHTS = Arg(
     "weights", "float8[]", "least-squares weight per quote (NULL = equal)", False, default="NULL"
 )
 _JSON_NOTE = " Returns jsonb (numbers; NaN as null)."
+_SVI_SURFACE = (
+    _arr("slice_t", "expiry of each fitted slice, years (strictly increasing)"),
+    _arr("a", "raw SVI a of each slice, decimal^2 * years"),
+    _arr("b", "raw SVI b of each slice"),
+    _arr("rho", "raw SVI rho of each slice"),
+    _arr("m", "raw SVI m of each slice, log-moneyness"),
+    _arr("sigma", "raw SVI sigma of each slice, log-moneyness"),
+)
+_SURFACE_NOTE = (
+    " The surface: raw SVI slices (slice_t ascending), total variance linear in t at fixed "
+    "k between slices, flat implied vol at fixed k outside them (python_udfs.localvol)."
+)
+_CURVE = (
+    _arr("rate_days", "zero-curve tenors, calendar days"),
+    _arr("rates", "zero rates at rate_days, continuous decimals"),
+)
 
 FUNCTIONS: tuple[Function, ...] = (
+    Function(
+        "local_vol_grid",
+        (
+            _arr("k_nodes", "log-forward moneyness nodes"),
+            _arr("t_nodes", "time nodes, years"),
+            *_SVI_SURFACE,
+        ),
+        "jsonb",
+        "python_udfs.sql_calls:local_vol_grid_svi",
+        "Dupire local volatility on a (k, t) grid from an SVI surface, Gatheral's "
+        "total-variance form with analytic SVI k-derivatives and the interpolation's "
+        "analytic dw/dt (python_udfs.localvol.local_vol_grid). Keys: k, t, local_vol (list "
+        "over k of lists over t, decimal per sqrt(year); null where the denominator or dw/dt "
+        "is not positive), n_invalid counts." + _SURFACE_NOTE + _JSON_NOTE,
+        strict=False,
+    ),
+    Function(
+        "local_vol_mc_price",
+        (
+            Arg("spot", "float8", "underlying price per share"),
+            Arg("strike", "float8", "strike per share"),
+            Arg("t", "float8", "years to expiry"),
+            Arg("r", "float8", "zero rate to t, continuous decimal"),
+            Arg("q", "float8", "dividend yield to t, continuous decimal"),
+            Arg("is_call", "boolean", "true = call, false = put"),
+            *_SVI_SURFACE,
+            Arg("paths", "integer", "Monte Carlo paths (antithetic pairs)", default="20000"),
+            Arg("steps", "integer", "time steps (slice times added)", default="100"),
+            Arg("seed", "bigint", "PCG64 seed", default="0"),
+        ),
+        "jsonb",
+        "python_udfs.sql_calls:local_vol_mc_price_svi",
+        "European option price by Monte Carlo under the surface's Dupire local vol "
+        "(python_udfs.localvol.local_vol_mc_price): log-Euler on ln(S/F(t)), antithetic "
+        "PCG64 normals, deterministic per seed. Keys: price, std_error (per share), "
+        "mc_forward, n_fallback, n_capped." + _SURFACE_NOTE + _JSON_NOTE,
+        strict=False,
+    ),
+    Function(
+        "atm_term_structure",
+        _SVI_SURFACE,
+        "jsonb",
+        "python_udfs.sql_calls:atm_term_structure_svi",
+        "Constant-maturity ATM-forward implied vols at 10, 20, 30, 60, 90, 180 and 365 days "
+        "and forward vols 30/20, 60/30, 90/60, 180/90 days of an SVI surface "
+        "(python_udfs.standardized.atm_term_structure): linear in ATM total variance "
+        "between expiries, flat vol outside; forward vol = sqrt((w2 - w1)/(t2 - t1)), null "
+        "with forward_negative_variance where w decreases. Keys: days, atm_iv, "
+        "atm_total_variance, extrapolated, forward_start_days, forward_end_days, "
+        "forward_vol, forward_negative_variance, n_negative_forward_variance."
+        + _SURFACE_NOTE
+        + _JSON_NOTE,
+        strict=False,
+    ),
+    Function(
+        "atm_forward_options",
+        (
+            *_SVI_SURFACE,
+            Arg("spot", "float8", "underlying price per share"),
+            *_CURVE,
+            Arg("q", "float8", "dividend yield, continuous decimal"),
+        ),
+        "jsonb",
+        "python_udfs.sql_calls:atm_forward_options_svi",
+        "IvyDB-style standardized ATM-forward options: for each day of the grid (10, 30, 60, "
+        "91, 122, 152, 182, 273, 365, 547, 730) a call and a put struck at the forward "
+        "S e^{(r-q)t}, IV from the SVI surface at k = 0, premium per share and the eight "
+        "Black-Scholes greeks (python_udfs.standardized.atm_forward_options). Keys: arrays "
+        "days, is_call, t, strike, forward, rate, iv, premium, delta, gamma, vega, theta, rho, "
+        "vanna, volga, charm, extrapolated." + _SURFACE_NOTE + _JSON_NOTE,
+        strict=False,
+    ),
+    Function(
+        "standardized_surface",
+        (
+            _arr("days_obs", "calendar days to expiry per observed option"),
+            _arr("delta_obs", "Black-Scholes delta per observed option (puts negative)"),
+            _arr("is_call_obs", "true = call", "boolean[]"),
+            _arr("iv_obs", "implied vol per observed option, decimal"),
+            _arr("vega_obs", "vega per observed option, per share per 1.00 of vol"),
+            Arg("spot", "float8", "underlying price per share"),
+            *_CURVE,
+            Arg("q", "float8", "dividend yield, continuous decimal"),
+        ),
+        "jsonb",
+        "python_udfs.sql_calls:standardized_surface_points",
+        "OptionMetrics-IvyDB-style standardized volatility surface "
+        "(python_udfs.standardized.standardized_surface): vega-weighted Gaussian kernel "
+        "smoother over ln(days), call-equivalent delta and call/put (bandwidths 0.05, 0.005, "
+        "0.001; options with vega < 0.5 excluded) on days {10, 30, 60, 91, 122, 152, 182, 273, "
+        "365, 547, 730} x call deltas 0.10..0.90 and put deltas -0.10..-0.90 (step 0.05); per "
+        "point the implied strike (BS delta inverted) and premium. Keys: arrays days, t, "
+        "delta, is_call, iv, strike, premium, forward, rate, dispersion (kernel-weighted "
+        "standard deviation of the IVs used, decimal), weight_sum, n_effective; n_used."
+        + _JSON_NOTE,
+        strict=False,
+    ),
     Function(
         "vix_index",
         (
@@ -94,7 +179,7 @@ FUNCTIONS: tuple[Function, ...] = (
             Arg("target_days", "float8", "constant maturity, calendar days", default="30"),
         ),
         "jsonb",
-        "python_udfs.sql_api_surfaces:variance_swap_index_svi",
+        "python_udfs.sql_calls:variance_swap_index_svi",
         "Constant-maturity fair variance-swap level implied by fitted raw SVI slices "
         "(python_udfs.vix.variance_swap_index: (2/T) integral of OTM Black-76 prices / K^2 on "
         "a dense strike grid per slice, interpolated to target_days like the VIX-style "
@@ -128,7 +213,7 @@ FUNCTIONS: tuple[Function, ...] = (
             Arg("min_periods", "integer", "minimum rows before scores are produced", default="60"),
         ),
         "jsonb",
-        "python_udfs.sql_api_surfaces:surface_pca_scores",
+        "python_udfs.sql_calls:surface_pca_scores",
         "Point-in-time principal components of a history of standardized surface vectors "
         "(python_udfs.term_structure.pca_scores_point_in_time): row i is scored by a PCA "
         "fitted on the trailing window of rows up to i only; signs fixed (level loadings sum "
