@@ -9,9 +9,9 @@
 }}
 
 -- The quotes every surface model fits: per (underlying, quote_date), the day's closing
--- snapshot (the last quote_ts with clean quotes), out-of-the-money side only (puts below the
--- forward, calls at or above it), clean quotes only (is_quality_ok), with the total implied
--- variance and the fit weight. Point in time: a row uses that snapshot only.
+-- snapshot (the last quote_ts with clean quotes), clean quotes only (is_quality_ok), with the
+-- total implied variance, the fit weight and is_otm (puts below the forward, calls at or above
+-- it: the side the smile fits use). Point in time: a row uses that snapshot only.
 -- Incremental: the trailing `incremental_lookback_days` dates are rebuilt (delete+insert).
 
 {%- set min_t = var('surface_min_t_years', 0.0055) | float %}
@@ -65,6 +65,8 @@ select
     q.delta,
     q.vega,
     q.iv_mid * q.iv_mid * q.t_years as total_variance,
+    (q.option_right = 'C' and q.log_moneyness >= 0)
+    or (q.option_right = 'P' and q.log_moneyness < 0) as is_otm,
     1.0 / greatest(coalesce(q.iv_ask - q.iv_bid, 0.05), 0.002) as fit_weight
 from clean as q
 inner join snapshot as s
@@ -72,6 +74,3 @@ inner join snapshot as s
         q.underlying = s.underlying
         and q.quote_date = s.quote_date
         and q.quote_ts = s.quote_ts
-where
-    (q.option_right = 'C' and q.log_moneyness >= 0)
-    or (q.option_right = 'P' and q.log_moneyness < 0)
