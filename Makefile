@@ -11,7 +11,7 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 export GX_ANALYTICS_ENABLED := false
 export PYTHONHASHSEED := 0
 
-.PHONY: help venv db demo test test-py dbt-build lint bench bench-load bench-quant clean
+.PHONY: help venv db demo test test-py dbt-build lint bench bench-load bench-quant clean ui
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -31,6 +31,12 @@ demo: db  ## simulate a market, load it (and the real samples), build, summarise
 
 test: db  ## pytest against the running warehouse (includes `dbt build` of staging, in tests/)
 	$(BIN)/python -m pytest -m "not slow" -q
+
+UI_PORT ?= 3000
+
+ui: db  ## Dagster UI (dagster dev) on http://127.0.0.1:$(UI_PORT) with the code location
+	DAGSTER_HOME="$$($(BIN)/python -m orchestration.instance)" \
+	  $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
 
 lint: venv  ## ruff + sqlfluff
 	$(BIN)/ruff check .

@@ -230,6 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--no-real", action="store_true", help="skip the real samples folder")
     demo.set_defaults(func=_demo)
+
+    from warehouse.execution.commands import add_execution_commands
+
+    add_execution_commands(sub)  # worker, outbox, reconcile, halt, resume
     return p
 
 

@@ -31,6 +31,22 @@ DEFAULTS: dict[str, str] = {
     "WAREHOUSE_WORKER_PASSWORD": "warehouse_worker_local",
     "WAREHOUSE_REAL_DATA_DIR": "../shared/data/real",
     "WAREHOUSE_VAR_DIR": "var",
+    # execution (warehouse/execution): outbox worker and paper broker
+    "WAREHOUSE_BROKER": "paper",
+    "WAREHOUSE_WORKER_POLL_SECONDS": "1.0",
+    "WAREHOUSE_WORKER_BATCH": "10",
+    "WAREHOUSE_WORKER_SEED": "0",
+    "WAREHOUSE_OUTBOX_LEASE_SECONDS": "30",
+    "WAREHOUSE_OUTBOX_MAX_ATTEMPTS": "5",
+    "WAREHOUSE_OUTBOX_MAX_CLAIMS": "25",
+    "WAREHOUSE_OUTBOX_BACKOFF_BASE_SECONDS": "1.0",
+    "WAREHOUSE_OUTBOX_BACKOFF_CAP_SECONDS": "300",
+    "WAREHOUSE_PAPER_SLIPPAGE": "0.5",
+    "WAREHOUSE_PAPER_FEE_PER_CONTRACT": "0.65",
+    "WAREHOUSE_PAPER_NOISE": "0.1",
+    "WAREHOUSE_PAPER_PARTICIPATION": "1.0",
+    "WAREHOUSE_PAPER_SEED": "0",
+    "WAREHOUSE_PAPER_LATENCY_MS": "0",
 }
 
 ROLES = ("admin", "pipeline", "analyst", "worker")

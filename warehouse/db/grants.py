@@ -41,6 +41,9 @@ def apply_grants(conn: psycopg.Connection) -> None:
             ops, worker
         ),
         sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {} TO {}").format(ops, worker),
+        # ops functions, including ops.paper_latest_quote (revoked from PUBLIC): the paper
+        # broker's one read of market data, as a SECURITY DEFINER function
+        sql.SQL("GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA {} TO {}").format(ops, worker),
         sql.SQL(
             "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} "
             "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {}"
