@@ -39,7 +39,12 @@ from typing import NamedTuple
 import numpy as np
 
 from python_udfs.black_scholes import forward_price
-from python_udfs.svi import ssvi_power_law_phi, ssvi_to_raw, svi_total_variance_derivatives
+from python_udfs.svi import (
+    durrleman_g,
+    ssvi_power_law_phi,
+    ssvi_to_raw,
+    svi_total_variance_derivatives,
+)
 
 __all__ = [
     "LOCAL_VOL_STATUS",
@@ -182,8 +187,7 @@ def _local_vol_flat(k: np.ndarray, t, surface: SviSurface):
     """(local vol, status) for flat finite ``k`` and ``t`` > 0 (flat like k, or a scalar)."""
     w, w1, w2, wt = _derivatives(surface, k, t)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        kw = k / w
-        denom = 1.0 - kw * w1 + 0.25 * (-0.25 - 1.0 / w + kw * kw) * w1 * w1 + 0.5 * w2
+        denom = durrleman_g(k, w, w1, w2)  # Gatheral's denominator is Durrleman's g
         local_var = wt / denom
     wt = np.broadcast_to(wt, k.shape)
     status = np.full(k.shape, _OK, dtype=np.int8)

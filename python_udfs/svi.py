@@ -50,6 +50,7 @@ from scipy.optimize import least_squares, minimize
 __all__ = [
     "K_CHECK",
     "calendar_violations",
+    "durrleman_g",
     "ssvi_power_law_phi",
     "ssvi_to_raw",
     "svi_durrleman_g",
@@ -93,16 +94,27 @@ def svi_total_variance_derivatives(k, a, b, rho, m, sigma):
     return w, w1, w2
 
 
+def durrleman_g(k, w, w1, w2) -> np.ndarray:
+    """Durrleman's g(k) from a smile's total variance ``w`` and its k-derivatives (any smile).
+
+    g(k) = (1 - k w' / (2 w))^2 - (w'^2 / 4) (1 / w + 1 / 4) + w'' / 2, dimensionless. It is
+    also the denominator of Dupire's local variance in total-variance form (Gatheral 2006,
+    eq. 1.10), which ``python_udfs.localvol`` evaluates on an interpolated surface.
+    """
+    k = np.asarray(k, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return (1.0 - k * w1 / (2.0 * w)) ** 2 - 0.25 * w1 * w1 * (1.0 / w + 0.25) + 0.5 * w2
+
+
 def svi_durrleman_g(k, a, b, rho, m, sigma) -> np.ndarray:
     """Durrleman's butterfly condition g(k) of a raw SVI slice (dimensionless).
 
-    g(k) = (1 - k w' / (2 w))^2 - (w'^2 / 4) (1 / w + 1 / 4) + w'' / 2. The risk-neutral
-    density implied by the slice is non-negative at ``k`` iff g(k) >= 0 (and w > 0).
+    ``durrleman_g`` of the slice's analytic w, w', w''. The risk-neutral density implied by
+    the slice is non-negative at ``k`` iff g(k) >= 0 (and w > 0).
     """
     k = np.asarray(k, dtype=np.float64)
     w, w1, w2 = svi_total_variance_derivatives(k, a, b, rho, m, sigma)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return (1.0 - k * w1 / (2.0 * w)) ** 2 - 0.25 * w1 * w1 * (1.0 / w + 0.25) + 0.5 * w2
+    return durrleman_g(k, w, w1, w2)
 
 
 def ssvi_power_law_phi(theta, eta, gamma) -> np.ndarray:
