@@ -389,6 +389,7 @@ EXTENSIONS: tuple[str, ...] = (
     "python_udfs.sql_api_curves",
     "python_udfs.sql_api_features",
     "python_udfs.sql_api_surfaces",
+    "python_udfs.sql_api_options",
 )
 
 

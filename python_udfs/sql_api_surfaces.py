@@ -47,7 +47,132 @@ _CURVE = (
     _arr("rates", "zero rates at rate_days, continuous decimals"),
 )
 
+_SVI_PARAMS = (
+    Arg("a", "float8", "raw SVI a, decimal^2 * years"),
+    Arg("b", "float8", "raw SVI b"),
+    Arg("rho", "float8", "raw SVI rho"),
+    Arg("m", "float8", "raw SVI m, log-moneyness"),
+    Arg("sigma", "float8", "raw SVI sigma, log-moneyness"),
+)
+_SABR_ARGS = (
+    Arg("forward", "float8", "forward per share"),
+    Arg("strike", "float8", "strike per share"),
+    Arg("t", "float8", "years to expiry"),
+    Arg("alpha", "float8", "SABR alpha (vol of the forward, in forward^(1-beta) units)"),
+    Arg("beta", "float8", "SABR beta, CEV exponent in [0, 1]"),
+    Arg("rho", "float8", "SABR rho, forward/vol correlation"),
+    Arg("nu", "float8", "SABR nu, vol of vol, decimal per sqrt(year)"),
+)
+
+
+def _batch_args(args: tuple[Arg, ...]) -> tuple[Arg, ...]:
+    return tuple(Arg(a.name, a.sql_type + "[]", a.doc) for a in args)
+
+
+_SVI_TV = "raw SVI total variance w(k) = a + b (rho (k - m) + sqrt((k - m)^2 + sigma^2))"
+_HAGAN = (
+    "SABR lognormal implied vol, Hagan, Kumar, Lesniewski & Woodward (2002) eq. 2.17a as "
+    "published ((FK)^((1-beta)/2) scaling, the log^2/log^4 denominator, z/x(z) with a "
+    "series near z = 0, continuous through K = F where it equals eq. 2.18; "
+    "python_udfs.sabr.sabr_vol), decimal per sqrt(year)."
+)
+
 FUNCTIONS: tuple[Function, ...] = (
+    Function(
+        "svi_fit",
+        (
+            _K,
+            _W,
+            _WEIGHTS,
+            Arg("t", "float8", "slice expiry, years (for rmse_vol)", default="NULL"),
+        ),
+        "jsonb",
+        "python_udfs.svi:svi_fit",
+        "Arbitrage-free raw SVI fit of one expiry slice (python_udfs.svi.svi_fit): Zeliade "
+        "quasi-explicit least squares on total variance; if Durrleman's g(k) < 0 or w(k) <= 0 "
+        "anywhere on |k| <= 1.5 the slice is re-fitted under g >= 0 (repaired = true), so "
+        "every returned slice is free of butterfly arbitrage. Keys: a, b, rho, m, sigma, "
+        "rmse (total variance), rmse_vol (vol decimal, when t is given), iterations, n, "
+        "butterfly_ok, min_g, min_w, repaired, message." + _JSON_NOTE,
+        strict=False,
+    ),
+    Function(
+        "svi_total_variance",
+        (Arg("k", "float8", "log-forward moneyness ln(K/F)"), *_SVI_PARAMS),
+        "float8",
+        "python_udfs.svi:svi_total_variance",
+        f"The {_SVI_TV} (python_udfs.svi.svi_total_variance), decimal^2 * years; implied vol "
+        "= sqrt(w / t).",
+    ),
+    Function(
+        "svi_total_variance_batch",
+        _batch_args((Arg("k", "float8", "log-forward moneyness ln(K/F)"), *_SVI_PARAMS)),
+        "float8[]",
+        "python_udfs.svi:svi_total_variance",
+        f"Batch form of quant.svi_total_variance: the {_SVI_TV} per element (parameters per "
+        "element or length 1), decimal^2 * years.",
+        batch=True,
+    ),
+    Function(
+        "svi_calendar_violations",
+        (
+            _arr("t", "expiry of each slice, years"),
+            _arr("a", "raw SVI a per slice"),
+            _arr("b", "raw SVI b per slice"),
+            _arr("rho", "raw SVI rho per slice"),
+            _arr("m", "raw SVI m per slice"),
+            _arr("sigma", "raw SVI sigma per slice"),
+            Arg("k_min", "float8", "lower end of the checked k range", default="NULL"),
+            Arg("k_max", "float8", "upper end of the checked k range", default="NULL"),
+        ),
+        "jsonb",
+        "python_udfs.sql_calls:svi_calendar_check",
+        "Calendar-arbitrage check of a set of raw SVI slices (python_udfs.svi."
+        "calendar_violations): total variance must not decrease with expiry at fixed "
+        "log-forward moneyness, on |k| <= 1.5 or on [k_min, k_max] when given. Keys: count "
+        "(violating grid points), pairs (violating adjacent expiry pairs), max_violation "
+        "(decimal^2 * years)." + _JSON_NOTE,
+        strict=False,
+    ),
+    Function(
+        "ssvi_fit",
+        (_K, _W, _arr("t", "expiry per quote, years"), _WEIGHTS),
+        "jsonb",
+        "python_udfs.ssvi:ssvi_fit",
+        "Arbitrage-free SSVI surface (Gatheral & Jacquier 2014) over all expiries of a day "
+        "(python_udfs.ssvi.ssvi_fit): power-law phi(theta) = eta / (theta^gamma (1 + "
+        "theta)^(1 - gamma)), one rho, ATM total variance theta per expiry non-decreasing; "
+        "0 < gamma <= 1/2 and eta (1 + |rho|) <= 2 make it free of static arbitrage. Keys: "
+        "rho, eta, gamma, expiries (years), theta (per expiry), phi, rmse, rmse_vol, "
+        "calendar_ok, butterfly_ok, min_g, iterations, n, converged, message." + _JSON_NOTE,
+        strict=False,
+    ),
+    Function("sabr_vol", _SABR_ARGS, "float8", "python_udfs.sabr:sabr_vol", _HAGAN),
+    Function(
+        "sabr_vol_batch",
+        _batch_args(_SABR_ARGS),
+        "float8[]",
+        "python_udfs.sabr:sabr_vol",
+        "Batch form of quant.sabr_vol (one element per option, length 1 broadcasts): " + _HAGAN,
+        batch=True,
+    ),
+    Function(
+        "sabr_fit",
+        (
+            Arg("forward", "float8", "forward per share"),
+            _arr("strike", "strike per quote, per share"),
+            Arg("t", "float8", "years to expiry"),
+            _arr("implied_vol", "market implied vol per quote, decimal"),
+            Arg("beta", "float8", "fixed SABR beta (configuration)"),
+        ),
+        "jsonb",
+        "python_udfs.sabr:sabr_fit",
+        "SABR fit of one smile at fixed beta (python_udfs.sabr.sabr_fit): alpha, rho, nu "
+        "minimising the implied-vol residuals of Hagan's formula, started from the ATM cubic "
+        "(West 2005). Keys: alpha, rho, nu, rmse (vol decimal), beta, n, iterations, "
+        "converged, message." + _JSON_NOTE,
+        strict=False,
+    ),
     Function(
         "local_vol_grid",
         (

@@ -17,6 +17,7 @@ __all__ = [
     "local_vol_mc_price_svi",
     "standardized_surface_points",
     "surface_pca_scores",
+    "svi_calendar_check",
     "variance_swap_index_svi",
 ]
 
@@ -103,3 +104,14 @@ def standardized_surface_points(
     return standardized_surface(
         days_obs, delta_obs, is_call_obs, iv_obs, vega_obs, spot, rate_days, rates, q
     )
+
+
+def svi_calendar_check(t, a, b, rho, m, sigma, k_min=None, k_max=None) -> dict:
+    """``python_udfs.svi.calendar_violations`` on |k| <= 1.5, or on 101 points spanning
+    [k_min, k_max] when both are given (e.g. the moneyness range the quotes cover)."""
+    from python_udfs.svi import calendar_violations
+
+    k = None
+    if k_min is not None and k_max is not None and k_max > k_min:
+        k = np.linspace(float(k_min), float(k_max), 101)
+    return calendar_violations(t, a, b, rho, m, sigma, k=k)
