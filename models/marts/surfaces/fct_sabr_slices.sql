@@ -45,8 +45,8 @@ fitted as materialized (
         case
             when slices.n_quotes >= {{ min_quotes }}
                 then quant.sabr_fit(
-                    slices.forward, slices.strikes, slices.t_years, slices.vols, {{ beta }}
-                )
+                        slices.forward, slices.strikes, slices.t_years, slices.vols, {{ beta }}
+                    )
         end as fit
     from slices
 )

@@ -74,10 +74,10 @@ select
     (fit ->> 'eta')::float8 as ssvi_eta,
     (fit ->> 'gamma')::float8 as ssvi_gamma,
     array(
-        select e::float8 from jsonb_array_elements_text(fit -> 'expiries') as e
+        select e::float8 from jsonb_array_elements_text(fitted.fit -> 'expiries') as e
     ) as expiries_years,
     array(
-        select th::float8 from jsonb_array_elements_text(fit -> 'theta') as th
+        select th::float8 from jsonb_array_elements_text(fitted.fit -> 'theta') as th
     ) as theta,
     (fit ->> 'rmse')::float8 as rmse_total_variance,
     100.0 * (fit ->> 'rmse_vol')::float8 as rmse_vol_points,

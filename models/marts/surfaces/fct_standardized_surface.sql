@@ -91,14 +91,14 @@ select
     computed.underlying,
     computed.quote_date,
     computed.quote_ts,
-    (computed.s -> 'days' ->> g.i)::float8::int as days,  -- noqa: RF04
+    (computed.s -> 'days' ->> g.i)::float8::int as days,
     (computed.s -> 'delta' ->> g.i)::float8 as delta,
     (computed.s -> 'is_call' ->> g.i)::boolean as is_call,
     (computed.s -> 'iv' ->> g.i)::float8 as implied_vol,
     (computed.s -> 'strike' ->> g.i)::float8 as implied_strike,
     (computed.s -> 'premium' ->> g.i)::float8 as implied_premium,
     (computed.s -> 'forward' ->> g.i)::float8 as forward,
-    (computed.s -> 'rate' ->> g.i)::float8 as rate,  -- noqa: RF04
+    (computed.s -> 'rate' ->> g.i)::float8 as rate,
     (computed.s -> 'dispersion' ->> g.i)::float8 as dispersion,
     (computed.s -> 'weight_sum' ->> g.i)::float8 as kernel_weight_sum,
     (computed.s -> 'n_effective' ->> g.i)::float8 as n_effective,
