@@ -93,8 +93,8 @@ def svi_surface(t, a, b, rho, m, sigma) -> SviSurface:
     tt, aa, bb, rr, mm, ss = (v[order].copy() for v in arrays)
     if tt[0] <= 0.0 or np.any(np.diff(tt) <= 0.0):
         raise ValueError("expiry times must be positive and distinct")
-    if np.any(bb < 0.0) or np.any(np.abs(rr) >= 1.0) or np.any(ss <= 0.0):
-        raise ValueError("raw SVI needs b >= 0, |rho| < 1, sigma > 0")
+    if np.any(bb < 0.0) or np.any(np.abs(rr) > 1.0) or np.any(ss <= 0.0):
+        raise ValueError("raw SVI needs b >= 0, |rho| <= 1, sigma > 0")
     return SviSurface(tt, aa, bb, rr, mm, ss)
 
 

@@ -217,7 +217,9 @@ def test_svi_surface_validates() -> None:
     with pytest.raises(ValueError):
         svi_surface([0.5, 0.5], [0.01, 0.02], [0.1, 0.1], [0, 0], [0, 0], [0.1, 0.1])
     with pytest.raises(ValueError):
-        svi_surface([0.5], [0.01], [0.1], [1.0], [0.0], [0.1])
+        svi_surface([0.5], [0.01], [0.1], [1.01], [0.0], [0.1])
+    # |rho| = 1 is a valid (limiting) raw SVI slice: the fitter may return it at its bound
+    assert svi_surface([0.5], [0.01], [0.1], [-1.0], [0.0], [0.1]).rho[0] == -1.0
     s = svi_surface([1.0, 0.5], [0.02, 0.01], [0.1, 0.1], [0, 0], [0, 0], [0.1, 0.1])
     np.testing.assert_array_equal(s.t, [0.5, 1.0])
     np.testing.assert_array_equal(s.a, [0.01, 0.02])

@@ -1,0 +1,82 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['underlying', 'quote_date'],
+        on_schema_change='append_new_columns',
+        pre_hook="{{ warm_quant_udfs() }}",
+        post_hook="{{ make_hypertable('quote_date', '365 days') }}"
+    )
+}}
+
+-- The ATM term structure per (underlying, quote_date) from the day's fitted SVI slices
+-- (fct_svi_slices, fit_status ok): constant-maturity ATM-forward implied vols at 10, 20, 30,
+-- 60, 90, 180 and 365 days and forward vols 30/20, 60/30, 90/60, 180/90 days
+-- (quant.atm_term_structure: linear in ATM total variance between expiries, flat vol outside),
+-- and the fit IV(days) = a days^b + c over the slices' own ATM vols (quant.term_structure_fit).
+
+with rebuild_window as (
+    {{ rebuild_window('quote_date', is_date=true) }}
+),
+
+slices as (
+    select *
+    from {{ ref('fct_svi_slices') }}
+    where
+        quote_date >= (
+            (select rebuild_window.from_ts from rebuild_window)
+            at time zone '{{ var("market_timezone") }}'
+        )::date
+        and fit_status = 'ok'
+),
+
+surfaces as (
+    select
+        underlying,
+        quote_date,
+        count(*) as n_slices,
+        array_agg(t_years order by t_years) as slice_t,
+        array_agg(svi_a order by t_years) as a,
+        array_agg(svi_b order by t_years) as b,
+        array_agg(svi_rho order by t_years) as rho,
+        array_agg(svi_m order by t_years) as m,
+        array_agg(svi_sigma order by t_years) as sigma,
+        array_agg(t_years * 365.0 order by t_years) as slice_days,
+        array_agg(
+            sqrt(quant.svi_total_variance(0.0, svi_a, svi_b, svi_rho, svi_m, svi_sigma) / t_years)
+            order by t_years
+        ) as slice_atm_iv
+    from slices
+    group by underlying, quote_date
+),
+
+computed as materialized (
+    select
+        underlying,
+        quote_date,
+        n_slices,
+        quant.atm_term_structure(slice_t, a, b, rho, m, sigma) as ts,
+        quant.term_structure_fit(slice_days, slice_atm_iv) as fit
+    from surfaces
+)
+
+select
+    underlying,
+    quote_date,
+    n_slices,
+    {%- for d in [10, 20, 30, 60, 90, 180, 365] %}
+    (ts -> 'atm_iv' ->> {{ loop.index0 }})::float8 as atm_iv_{{ d }}d,
+    {%- endfor %}
+    {%- for pair in ['30_20', '60_30', '90_60', '180_90'] %}
+    (ts -> 'forward_vol' ->> {{ loop.index0 }})::float8 as forward_vol_{{ pair }},
+    {%- endfor %}
+    coalesce((ts ->> 'n_negative_forward_variance')::int, 0) as n_negative_forward_variance,
+    (ts -> 'extrapolated' ->> 0)::boolean as is_10d_extrapolated,
+    (ts -> 'extrapolated' ->> 6)::boolean as is_365d_extrapolated,
+    (fit ->> 'a')::float8 as term_fit_a,
+    (fit ->> 'b')::float8 as term_fit_b,
+    (fit ->> 'c')::float8 as term_fit_c,
+    100.0 * (fit ->> 'rmse')::float8 as term_fit_rmse_vol_points,
+    (fit ->> 'underdetermined')::boolean as is_term_fit_underdetermined,
+    fit ->> 'method' as term_fit_method
+from computed
