@@ -64,12 +64,12 @@ select
     underlying,
     quote_date,
     n_slices,
-    {%- for d in [10, 20, 30, 60, 90, 180, 365] %}
+{%- for d in [10, 20, 30, 60, 90, 180, 365] %}
     (ts -> 'atm_iv' ->> {{ loop.index0 }})::float8 as atm_iv_{{ d }}d,
-    {%- endfor %}
-    {%- for pair in ['30_20', '60_30', '90_60', '180_90'] %}
+{%- endfor %}
+{%- for pair in ['30_20', '60_30', '90_60', '180_90'] %}
     (ts -> 'forward_vol' ->> {{ loop.index0 }})::float8 as forward_vol_{{ pair }},
-    {%- endfor %}
+{%- endfor %}
     coalesce((ts ->> 'n_negative_forward_variance')::int, 0) as n_negative_forward_variance,
     (ts -> 'extrapolated' ->> 0)::boolean as is_10d_extrapolated,
     (ts -> 'extrapolated' ->> 6)::boolean as is_365d_extrapolated,
