@@ -64,12 +64,17 @@ select
     underlying,
     quote_date,
     n_slices,
-{%- for d in [10, 20, 30, 60, 90, 180, 365] %}
-    (ts -> 'atm_iv' ->> {{ loop.index0 }})::float8 as atm_iv_{{ d }}d,
-{%- endfor %}
-{%- for pair in ['30_20', '60_30', '90_60', '180_90'] %}
-    (ts -> 'forward_vol' ->> {{ loop.index0 }})::float8 as forward_vol_{{ pair }},
-{%- endfor %}
+    (ts -> 'atm_iv' ->> 0)::float8 as atm_iv_10d,
+    (ts -> 'atm_iv' ->> 1)::float8 as atm_iv_20d,
+    (ts -> 'atm_iv' ->> 2)::float8 as atm_iv_30d,
+    (ts -> 'atm_iv' ->> 3)::float8 as atm_iv_60d,
+    (ts -> 'atm_iv' ->> 4)::float8 as atm_iv_90d,
+    (ts -> 'atm_iv' ->> 5)::float8 as atm_iv_180d,
+    (ts -> 'atm_iv' ->> 6)::float8 as atm_iv_365d,
+    (ts -> 'forward_vol' ->> 0)::float8 as forward_vol_30_20,
+    (ts -> 'forward_vol' ->> 1)::float8 as forward_vol_60_30,
+    (ts -> 'forward_vol' ->> 2)::float8 as forward_vol_90_60,
+    (ts -> 'forward_vol' ->> 3)::float8 as forward_vol_180_90,
     coalesce((ts ->> 'n_negative_forward_variance')::int, 0) as n_negative_forward_variance,
     (ts -> 'extrapolated' ->> 0)::boolean as is_10d_extrapolated,
     (ts -> 'extrapolated' ->> 6)::boolean as is_365d_extrapolated,
