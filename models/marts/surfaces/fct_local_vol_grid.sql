@@ -53,7 +53,9 @@ computed as materialized (
         n_slices,
         quant.local_vol_grid(
             array[{{ k_nodes | join(', ') }}]::float8[],
-            array[{% for d in days %}{{ d }} / 365.0{{ ', ' if not loop.last }}{% endfor %}]::float8[],
+            array(
+                select d.d / 365.0 from unnest(array[{{ days | join(', ') }}]::float8[]) as d (d)
+            ),
             slice_t, a, b, rho, m, sigma
         ) as grid
     from surfaces
