@@ -86,7 +86,10 @@ atm_term_structure as (
     -- THE source of the constant-maturity ATM implied vols (decimal): today the IvyDB-style
     -- standardized surface, ATM = mean of the call delta 0.50 and put delta -0.50 vols at the
     -- grid's 10, 30, 60 and 91 days (91 stands in for 90). To switch to the SVI-based
-    -- fct_atm_term_structure, replace this CTE only (same four columns).
+    -- fct_atm_term_structure, replace this CTE only (same four columns), i.e. select
+    -- underlying, quote_date, atm_iv_10d as iv_atm_10d, atm_iv_30d as iv_atm_30d,
+    -- atm_iv_60d as iv_atm_60d, atm_iv_90d as iv_atm_90d from that model where quote_date >=
+    -- (select min(chain.quote_date) from chain), and update the docs of these four columns.
     select
         underlying,
         quote_date,
