@@ -171,7 +171,6 @@ FUNCTIONS: tuple[Function, ...] = (
         "minimising the implied-vol residuals of Hagan's formula, started from the ATM cubic "
         "(West 2005). Keys: alpha, rho, nu, rmse (vol decimal), beta, n, iterations, "
         "converged, message." + _JSON_NOTE,
-        strict=False,
     ),
     Function(
         "local_vol_grid",
@@ -187,7 +186,6 @@ FUNCTIONS: tuple[Function, ...] = (
         "analytic dw/dt (python_udfs.localvol.local_vol_grid). Keys: k, t, local_vol (list "
         "over k of lists over t, decimal per sqrt(year); null where the denominator or dw/dt "
         "is not positive), n_invalid counts." + _SURFACE_NOTE + _JSON_NOTE,
-        strict=False,
     ),
     Function(
         "local_vol_mc_price",
@@ -225,7 +223,6 @@ FUNCTIONS: tuple[Function, ...] = (
         "forward_vol, forward_negative_variance, n_negative_forward_variance."
         + _SURFACE_NOTE
         + _JSON_NOTE,
-        strict=False,
     ),
     Function(
         "atm_forward_options",
@@ -243,7 +240,6 @@ FUNCTIONS: tuple[Function, ...] = (
         "Black-Scholes greeks (python_udfs.standardized.atm_forward_options). Keys: arrays "
         "days, is_call, t, strike, forward, rate, iv, premium, delta, gamma, vega, theta, rho, "
         "vanna, volga, charm, extrapolated." + _SURFACE_NOTE + _JSON_NOTE,
-        strict=False,
     ),
     Function(
         "standardized_surface",
@@ -268,7 +264,6 @@ FUNCTIONS: tuple[Function, ...] = (
         "delta, is_call, iv, strike, premium, forward, rate, dispersion (kernel-weighted "
         "standard deviation of the IVs used, decimal), weight_sum, n_effective; n_used."
         + _JSON_NOTE,
-        strict=False,
     ),
     Function(
         "vix_index",
