@@ -29,8 +29,8 @@
 -- column is documented in _features__models.yml (definitions and units).
 -- Inputs: int_options_chain_daily (the day's closing chain snapshot summarised; positioning
 -- and earnings numerics in python_udfs), fct_standardized_surface (constant-maturity IVs at
--- the IvyDB grid; the ATM term structure comes from ONE CTE, atm_term_structure, so that the
--- source can be switched to an SVI-based fct_atm_term_structure), int_underlying_daily_features
+-- the IvyDB grid), fct_atm_term_structure (the SVI-based constant-maturity ATM vols, in ONE
+-- CTE, atm_term_structure), int_underlying_daily_features
 -- (closes, 5-day return, GARCH forecast) and two history functions: quant.iv_rank_percentile
 -- (python_udfs.iv_stats) and quant.realized_vol_cc (python_udfs.realized).
 -- Point in time: a row of date D reads the snapshot of D and rows of dates <= D only (lag,
@@ -83,30 +83,18 @@ surface as (
 ),
 
 atm_term_structure as (
-    -- THE source of the constant-maturity ATM implied vols (decimal): today the IvyDB-style
-    -- standardized surface, ATM = mean of the call delta 0.50 and put delta -0.50 vols at the
-    -- grid's 10, 30, 60 and 91 days (91 stands in for 90). To switch to the SVI-based
-    -- fct_atm_term_structure, replace this CTE only (same four columns), i.e. select
-    -- underlying, quote_date, atm_iv_10d as iv_atm_10d, atm_iv_30d as iv_atm_30d,
-    -- atm_iv_60d as iv_atm_60d, atm_iv_90d as iv_atm_90d from that model where quote_date >=
-    -- (select min(chain.quote_date) from chain), and update the docs of these four columns.
+    -- THE source of the constant-maturity ATM implied vols (decimal): the SVI surface's
+    -- ATM-forward vols at 10, 30, 60 and 90 days (fct_atm_term_structure: linear in ATM total
+    -- variance between the day's fitted expiries, flat vol outside them).
     select
         underlying,
         quote_date,
-        avg(implied_vol) filter (
-            where days = 10 and abs(abs(delta) - 0.5) < 1e-6
-        ) as iv_atm_10d,
-        avg(implied_vol) filter (
-            where days = 30 and abs(abs(delta) - 0.5) < 1e-6
-        ) as iv_atm_30d,
-        avg(implied_vol) filter (
-            where days = 60 and abs(abs(delta) - 0.5) < 1e-6
-        ) as iv_atm_60d,
-        avg(implied_vol) filter (
-            where days = 91 and abs(abs(delta) - 0.5) < 1e-6
-        ) as iv_atm_90d
-    from surface
-    group by underlying, quote_date
+        atm_iv_10d as iv_atm_10d,
+        atm_iv_30d as iv_atm_30d,
+        atm_iv_60d as iv_atm_60d,
+        atm_iv_90d as iv_atm_90d
+    from {{ ref('fct_atm_term_structure') }}
+    where quote_date >= (select min(chain.quote_date) from chain)
 ),
 
 smile_30d as (
