@@ -84,7 +84,10 @@ class Function:
     positionally as numpy arrays and returns an array, an array of str or a dict of arrays
     (composite results). ``batch`` functions take/return arrays (``float8[]``, ``boolean[]``,
     ``text[]`` or a composite of ``float8[]``). ``cost`` is the planner's COST (default 1000
-    scalar, 100000 batch).
+    scalar, 100000 batch). ``schema``: where the public function lives (``quant``, or e.g.
+    ``risk`` for the risk kernels; scalar functions only). ``plain_scalars``: ``float8`` /
+    ``boolean`` arguments arrive as Python scalars instead of one-element arrays (always so
+    for ``jsonb``-returning fits).
     """
 
     name: str
@@ -97,6 +100,8 @@ class Function:
     parallel: str = "SAFE"
     strict: bool = True
     cost: int = 0
+    schema: str = "quant"
+    plain_scalars: bool = False
 
     def __post_init__(self) -> None:
         if not self.cost:
@@ -389,6 +394,7 @@ EXTENSIONS: tuple[str, ...] = (
     "python_udfs.sql_api_curves",
     "python_udfs.sql_api_features",
     "python_udfs.sql_api_surfaces",
+    "python_udfs.sql_api_risk",
     "python_udfs.sql_api_options",
 )
 

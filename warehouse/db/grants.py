@@ -15,7 +15,17 @@ from psycopg import sql
 
 from warehouse.config import settings
 
-READ_SCHEMAS = ("raw", "ref", "sim", "staging", "intermediate", "marts", "ops", "analytics")
+READ_SCHEMAS = (
+    "raw",
+    "ref",
+    "sim",
+    "staging",
+    "intermediate",
+    "marts",
+    "ops",
+    "analytics",
+    "risk",
+)
 
 
 def apply_grants(conn: psycopg.Connection) -> None:

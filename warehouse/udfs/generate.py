@@ -196,10 +196,11 @@ def _function_unit(
     create: str,
     comment: str | None,
     roles: tuple[str, ...],
+    schema: str = SCHEMA,
 ) -> Unit:
-    identity = f"{SCHEMA}.{name}({', '.join(arg_types)})"
+    identity = f"{schema}.{name}({', '.join(arg_types)})"
     ident_sql = sql.SQL("{}({})").format(
-        sql.Identifier(SCHEMA, name), sql.SQL(", ").join(sql.SQL(t) for t in arg_types)
+        sql.Identifier(schema, name), sql.SQL(", ").join(sql.SQL(t) for t in arg_types)
     )
     what = f"function {identity}"
     stmts = [check_sql(create, what)]
@@ -264,11 +265,12 @@ def _plpython_create(
     options: str,
     body: str,
     security_definer: bool = False,
+    schema: str = SCHEMA,
 ) -> str:
     args = ", ".join(f"{n} {t}" for n, t in params)
     sec = " SECURITY DEFINER" if security_definer else ""
     return (
-        f"CREATE OR REPLACE FUNCTION {SCHEMA}.{name}({args})\n"
+        f"CREATE OR REPLACE FUNCTION {schema}.{name}({args})\n"
         f"RETURNS {returns}\nLANGUAGE plpython3u {options}{sec}\n"
         f"AS {_DOLLAR_BODY}\n{body}\n{_DOLLAR_BODY}"
     )
@@ -503,7 +505,10 @@ def _scalar_params(fn, arg_names, arg_types, what: str) -> list[tuple[str, str]]
 
 def _registry_units(fn, package_hash: str, types, roles: tuple[str, ...]) -> list[Unit]:
     name = check_identifier(fn.name, f"function {fn.name}")
-    what = f"function {SCHEMA}.{name}"
+    schema = check_identifier(fn.schema, f"function {fn.name} schema")
+    what = f"function {schema}.{name}"
+    if schema != SCHEMA and fn.batch:
+        raise UdfGenerationError(f"{what}: batch functions live in schema {SCHEMA}")
     arg_names = tuple(check_identifier(a.name, what) for a in fn.args)
     for a in arg_names:
         if a in _RESERVED_ARG_NAMES:
@@ -521,7 +526,7 @@ def _registry_units(fn, package_hash: str, types, roles: tuple[str, ...]) -> lis
             if t not in SCALAR_ARG_KINDS:
                 raise UdfGenerationError(f"{what}: unsupported argument type {t} ({a.name})")
             kind = SCALAR_ARG_KINDS[t]
-            if returns == "jsonb" and kind in ("float8", "boolean"):
+            if (returns == "jsonb" or fn.plain_scalars) and kind in ("float8", "boolean"):
                 kind += " value"  # fits take plain Python scalars, not one-element arrays
             kinds.append(kind)
         if returns in SCALAR_RETURNS:
@@ -534,9 +539,14 @@ def _registry_units(fn, package_hash: str, types, roles: tuple[str, ...]) -> lis
             name, package_hash, fn.python, "scalar", tuple(kinds), output, fields, arg_names
         )
         create = _plpython_create(
-            name, _scalar_params(fn, arg_names, arg_types, what), returns, options, body
+            name,
+            _scalar_params(fn, arg_names, arg_types, what),
+            returns,
+            options,
+            body,
+            schema=schema,
         )
-        return [_function_unit(name, arg_types, create, comment, roles)]
+        return [_function_unit(name, arg_types, create, comment, roles, schema=schema)]
 
     # batch: PL/Python raw function on images + SQL wrapper
     if any(a.default is not None for a in fn.args):
