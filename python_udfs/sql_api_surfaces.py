@@ -77,7 +77,64 @@ _HAGAN = (
     "python_udfs.sabr.sabr_vol), decimal per sqrt(year)."
 )
 
+_HESTON_ARGS = (
+    Arg("spot", "float8", "underlying price per share"),
+    Arg("strike", "float8", "strike per share"),
+    Arg("t", "float8", "years to expiry"),
+    Arg("r", "float8", "zero rate to t, continuous decimal"),
+    Arg("q", "float8", "dividend yield to t, continuous decimal"),
+    Arg("kappa", "float8", "variance mean-reversion speed, per year"),
+    Arg("theta", "float8", "long-run variance, decimal^2 per year"),
+    Arg("sigma", "float8", "vol of variance, per sqrt(year)"),
+    Arg("rho", "float8", "spot/variance correlation"),
+    Arg("v0", "float8", "initial variance, decimal^2 per year"),
+    Arg("is_call", "boolean", "true = call, false = put"),
+)
+_HESTON = (
+    "Heston (1993) European option price per share (python_udfs.heston.heston_price): Lewis "
+    "(2001) single integral with the Albrecher et al. (2007) 'little trap' characteristic "
+    "function and a Black-Scholes control variate, Gauss-Legendre panels per maturity; "
+    "accurate to 1e-9 on a spot of 100."
+)
+
 FUNCTIONS: tuple[Function, ...] = (
+    Function("heston_price", _HESTON_ARGS, "float8", "python_udfs.heston:heston_price", _HESTON),
+    Function(
+        "heston_price_batch",
+        _batch_args(_HESTON_ARGS),
+        "float8[]",
+        "python_udfs.heston:heston_price",
+        "Batch form of quant.heston_price (one element per option; the five model parameters "
+        "must be one value, length-1 arrays): " + _HESTON,
+        batch=True,
+    ),
+    Function(
+        "heston_calibrate",
+        (
+            Arg("spot", "float8", "underlying price per share"),
+            _arr("strike", "strike per option"),
+            _arr("t", "years to expiry per option"),
+            _arr("r", "zero rate per option, continuous decimal"),
+            _arr("q", "dividend yield per option, continuous decimal"),
+            _arr("price", "European option price per option, per share"),
+            _arr("is_call", "true = call per option", "boolean[]"),
+            Arg("start", "jsonb", "previous parameters (warm start) or NULL", default="NULL"),
+            Arg("seed", "bigint", "PCG64 seed of the cold-start search", default="0"),
+        ),
+        "jsonb",
+        "python_udfs.sql_calls:heston_calibrate_sql",
+        "Heston calibration to one surface of European prices (python_udfs.heston."
+        "heston_calibrate): cold start = seeded Latin-hypercube global search then a "
+        "trust-region least squares with the analytic Jacobian on vega-scaled price errors; "
+        "warm start (start = the previous day's parameters) goes straight to the local solve "
+        "and falls back to a cold start when it fails; if still not converged the start "
+        "parameters are returned with fallback = true. Keys: kappa, theta, sigma, rho, v0, "
+        "rmse_iv (implied-vol RMSE, decimal), converged, iterations, seconds, feller (2 kappa "
+        "theta > sigma^2), method, start (warm/cold), fallback, message, max_iv_error, nfev, "
+        "n_options." + _JSON_NOTE,
+        strict=False,
+        cost=10000000,
+    ),
     Function(
         "svi_fit",
         (

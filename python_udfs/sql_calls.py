@@ -13,6 +13,7 @@ import numpy as np
 __all__ = [
     "atm_forward_options_svi",
     "atm_term_structure_svi",
+    "heston_calibrate_sql",
     "local_vol_grid_svi",
     "local_vol_mc_price_svi",
     "standardized_surface_points",
@@ -115,3 +116,14 @@ def svi_calendar_check(t, a, b, rho, m, sigma, k_min=None, k_max=None) -> dict:
     if k_min is not None and k_max is not None and k_max > k_min:
         k = np.linspace(float(k_min), float(k_max), 101)
     return calendar_violations(t, a, b, rho, m, sigma, k=k)
+
+
+def heston_calibrate_sql(spot, strike, t, r, q, price, is_call, start=None, seed=0) -> dict:
+    """``python_udfs.heston.heston_calibrate`` with its keyword-only ``start`` / ``seed`` as
+    trailing SQL arguments (``start``: a previous result or any dict with the five
+    parameters; None = cold start)."""
+    from python_udfs.heston import heston_calibrate
+
+    return heston_calibrate(
+        spot, strike, t, r, q, price, is_call, start=start, seed=0 if seed is None else int(seed)
+    )
