@@ -27,13 +27,6 @@ with recursive rebuild_window as (
     {{ rebuild_window('quote_date', is_date=true) }}
 ),
 
-window_start as (
-    select
-        (rebuild_window.from_ts at time zone '{{ var("market_timezone") }}')::date
-        as from_date
-    from rebuild_window
-),
-
 quotes as (
     select
         q.underlying,
@@ -47,9 +40,9 @@ quotes as (
         case
             when q.exercise_style = 'E' then q.mid::float8
             else quant.bs_price(
-                q.spot, q.strike::float8, q.t_years, q.rate,
-                coalesce(q.implied_dividend_yield, 0.0), q.iv_mid, q.is_call
-            )
+                    q.spot, q.strike::float8, q.t_years, q.rate,
+                    coalesce(q.implied_dividend_yield, 0.0), q.iv_mid, q.is_call
+                )
         end as price
     from {{ ref('int_option_surface_quotes') }} as q
     where
@@ -80,20 +73,20 @@ surfaces as (
 
 previous as (
     -- the last stored parameters before the rebuild window (incremental runs only)
-{%- if is_incremental() %}
-    select distinct on (h.underlying)
-        h.underlying,
-        h.params
-    from {{ this }} as h
-    cross join window_start as w
-    where h.quote_date < w.from_date
-    order by h.underlying asc, h.quote_date desc
-{%- else %}
-    select
-        null::text as underlying,
-        null::jsonb as params
-    where false
-{%- endif %}
+    {%- if is_incremental() %}
+        select distinct on (h.underlying)
+            h.underlying,
+            h.params
+        from {{ this }} as h
+        cross join rebuild_window as w
+        where h.quote_date < (w.from_ts at time zone '{{ var("market_timezone") }}')::date
+        order by h.underlying asc, h.quote_date desc
+    {%- else %}
+        select
+            null::text as underlying,
+            null::jsonb as params
+        where false
+    {%- endif %}
 ),
 
 chain as (
