@@ -11,7 +11,7 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 export GX_ANALYTICS_ENABLED := false
 export PYTHONHASHSEED := 0
 
-.PHONY: help venv db demo test test-py dbt-build lint bench bench-load bench-quant clean ui
+.PHONY: help venv db demo test test-py dbt-build lint bench bench-load bench-quant bench-surfaces clean ui
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -48,13 +48,16 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,bench]'
 	@touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP) bench-load bench-quant  ## all benchmarks (not part of make test)
+bench: $(BENCH_STAMP) bench-load bench-quant bench-surfaces  ## all benchmarks (not part of make test)
 
 bench-load: db  ## load the reference day and compare with plain COPY
 	$(BIN)/python -m bench.bench_load
 
 bench-quant: db $(BENCH_STAMP)  ## IV + greeks in the database (batched UDFs) vs py_vollib_vectorized
 	$(BIN)/python -m bench.bench_quant
+
+bench-surfaces: db $(BENCH_STAMP)  ## SVI/SABR per slice and Heston calibration (vs QuantLib)
+	$(BIN)/python -m bench.bench_surfaces $(BENCH_ARGS)
 
 clean:  ## remove the venv and scratch data (the database is kept: `warehouse db down` stops it)
 	rm -rf $(VENV) var target logs
