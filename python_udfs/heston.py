@@ -703,8 +703,9 @@ def heston_calibrate(
       from the next two if that fit's rmse_iv exceeds ``warm_max_rmse_iv``).
     - Warm start (``start``: a dict with the five parameters, e.g. the previous day's
       result): the solve starts from ``start`` directly; if it does not converge or its
-      rmse_iv exceeds ``warm_max_rmse_iv`` (decimal, 0.01 = 1 vol point) a cold start follows
-      and the better fit is kept.
+      rmse_iv exceeds ``warm_max_rmse_iv`` (decimal, 0.01 = 1 vol point) and 1.25x the
+      start's own ``rmse_iv`` (when the start carries one) a cold start follows and the better
+      fit is kept.
     - A fit counts as converged when the solver met its tolerances within ``max_iter``
       function evaluations (per local solve) and rmse_iv <= ``max_rmse_iv``. Otherwise,
       when ``start`` was given, its parameters are returned with ``fallback`` True.
@@ -742,7 +743,13 @@ def heston_calibrate(
             method = "trf"
             iterations, nfev = result["iterations"], result["nfev"]
             notes.append(f"warm start: {result['message']} rmse_iv {result['rmse_iv']:.3g}")
-        if result is None or not result["success"] or not result["rmse_iv"] <= warm_max_rmse_iv:
+        # a warm fit is kept when it converged within warm_max_rmse_iv, or no worse than the
+        # start's own reported fit (a misspecified surface never gets under 1 vol point, and
+        # restarting cold every day would only cost time)
+        accept = warm_max_rmse_iv
+        if isinstance(start, dict) and isinstance(start.get("rmse_iv"), int | float):
+            accept = max(accept, 1.25 * float(start["rmse_iv"]))
+        if result is None or not result["success"] or not result["rmse_iv"] <= accept:
             cold_search = True
             cold = _cold_solve(fit, seed, n_candidates, max_iter, warm_max_rmse_iv)
             iterations += cold["iterations"]

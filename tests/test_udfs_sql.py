@@ -102,7 +102,7 @@ def test_deploy_creates_everything_then_redeploy_is_a_noop(admin):
     xmin = dict(
         admin.execute(
             "SELECT p.oid::regprocedure::text, p.xmin::text FROM pg_proc p "
-            "WHERE p.pronamespace = 'quant'::regnamespace"
+            "WHERE p.pronamespace IN ('quant'::regnamespace, 'risk'::regnamespace)"
         ).fetchall()
     )
     again = udfs.deploy(admin, modules=admin.modules)
@@ -112,7 +112,7 @@ def test_deploy_creates_everything_then_redeploy_is_a_noop(admin):
     after = dict(
         admin.execute(
             "SELECT p.oid::regprocedure::text, p.xmin::text FROM pg_proc p "
-            "WHERE p.pronamespace = 'quant'::regnamespace"
+            "WHERE p.pronamespace IN ('quant'::regnamespace, 'risk'::regnamespace)"
         ).fetchall()
     )
     assert after == xmin  # no function was re-created
@@ -125,7 +125,8 @@ def test_every_public_function_has_a_comment_and_the_right_options(admin):
     rows = admin.execute(
         "SELECT p.proname, p.provolatile, p.proparallel, p.proisstrict, "
         "obj_description(p.oid, 'pg_proc') FROM pg_proc p "
-        "WHERE p.pronamespace = 'quant'::regnamespace AND p.proname NOT LIKE '\\_%' "
+        "WHERE p.pronamespace IN ('quant'::regnamespace, 'risk'::regnamespace) "
+        "AND p.proname NOT LIKE '\\_%' "
         "AND p.proname NOT LIKE 'udf\\_%'"
     ).fetchall()
     deployed = {r[0] for r in rows}
@@ -556,7 +557,7 @@ def _xmins(admin) -> dict[str, str]:
     return dict(
         admin.execute(
             "SELECT p.oid::regprocedure::text, p.xmin::text FROM pg_proc p "
-            "WHERE p.pronamespace = 'quant'::regnamespace"
+            "WHERE p.pronamespace IN ('quant'::regnamespace, 'risk'::regnamespace)"
         ).fetchall()
     )
 

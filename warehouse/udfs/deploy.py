@@ -180,22 +180,33 @@ def _drop_all(conn, plan: Plan, stored: dict[str, tuple[str, str, str]]) -> list
         drops[key] = (kind, drop)
     for u in plan.units:
         drops[u.key] = (u.kind, u.drop)
-    order = [k for k in reversed([u.key for u in plan.units])]
-    order += [k for k in drops if k not in order]
-    dropped = []
+    # objects no longer in the plan first (they may depend on anything, e.g. a batch wrapper
+    # on quant._float8_array_from_image), then the plan's in reverse creation order; an object
+    # another generated object still depends on is retried after the others (savepoints), so
+    # the order need not be exact
+    planned = [u.key for u in plan.units]
+    order = [k for k in drops if k not in set(planned)] + list(reversed(planned))
+    dropped: list[str] = []
     for kind in ("function", "type"):
-        for key in order:
-            k, drop = drops[key]
-            if k == kind:
+        pending = [key for key in order if drops[key][0] == kind]
+        while pending:
+            blocked: list[tuple[str, errors.DependentObjectsStillExist]] = []
+            for key in pending:
                 try:
-                    _send(conn, drop, key)
+                    with conn.transaction():
+                        _send(conn, drops[key][1], key)
                 except errors.DependentObjectsStillExist as exc:
-                    raise DeployError(
-                        f"cannot rebuild {key}: {exc.diag.message_primary}; "
-                        f"{exc.diag.message_detail or ''} (drop or re-create the dependent "
-                        "objects, e.g. re-run dbt after the deploy)"
-                    ) from exc
+                    blocked.append((key, exc))
+                    continue
                 dropped.append(key)
+            if len(blocked) == len(pending):
+                key, exc = blocked[0]
+                raise DeployError(
+                    f"cannot rebuild {key}: {exc.diag.message_primary}; "
+                    f"{exc.diag.message_detail or ''} (drop or re-create the dependent "
+                    "objects, e.g. re-run dbt after the deploy)"
+                ) from exc
+            pending = [key for key, _ in blocked]
     return dropped
 
 
