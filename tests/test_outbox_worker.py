@@ -20,7 +20,7 @@ from warehouse.config import settings
 from warehouse.execution import outbox, publish_intents
 from warehouse.execution.broker.matching import MatchParams, Quote, match_order, order_rng
 from warehouse.execution.broker.paper import PaperBroker
-from warehouse.execution.fixtures import occ, reset_execution, seed_quotes
+from warehouse.execution.fixtures import occ, remove_fixture_quotes, reset_execution, seed_quotes
 from warehouse.execution.models import IntentLeg, OrderIntent, OrderLeg, OrderRequest
 from warehouse.execution.positions import Position, apply_fill, replay
 from warehouse.execution.reconcile import reconcile
@@ -63,7 +63,10 @@ def quotes(warehouse_db):
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 rows,
             )
-        return seed_quotes(c, ["AAA", "BBB", "CCC"], quote_ts=T0, seed=1)
+        contracts = seed_quotes(c, ["AAA", "BBB", "CCC"], quote_ts=T0, seed=1)
+    yield contracts
+    with psycopg.connect(settings().dsn("pipeline"), autocommit=True) as c:
+        remove_fixture_quotes(c)  # later modules build dbt models over raw.option_quotes
 
 
 @pytest.fixture

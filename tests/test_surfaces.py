@@ -34,7 +34,10 @@ def built(warehouse_db: str, tmp_path_factory) -> None:
     with psycopg.connect(settings().dsn("admin"), autocommit=True) as admin:
         admin.execute("SET client_min_messages = warning")
         udfs.deploy(admin, modules=udfs.collect_package())
-    assert run_dbt(["build", "--select", "+path:models/marts/surfaces"]) == 0
+    # run the parents, test the surface models (other modules' crafted raw rows may fail the
+    # upstream source tests of this shared test database)
+    assert run_dbt(["run", "--select", "+path:models/marts/surfaces"]) == 0
+    assert run_dbt(["test", "--select", "path:models/marts/surfaces"]) == 0
 
 
 def _rows(conn, query: str, params=None) -> list[tuple]:

@@ -50,7 +50,8 @@ def built(warehouse_db: str, real_data_dir) -> None:
     with psycopg.connect(settings().dsn("admin"), autocommit=True) as admin:
         admin.execute("SET client_min_messages = warning")
         udfs.deploy(admin, modules=udfs.collect_package())
-    assert run_dbt(["build", "--select", "+path:models/marts/surfaces"]) == 0
+    assert run_dbt(["run", "--select", "+path:models/marts/surfaces"]) == 0
+    assert run_dbt(["test", "--select", "path:models/marts/surfaces"]) == 0
 
 
 def test_liquid_expiries_fit_svi_within_a_vol_point(built, conn):

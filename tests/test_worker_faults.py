@@ -31,7 +31,12 @@ from warehouse.config import Settings, load_settings, settings
 from warehouse.execution import control, publish_intents
 from warehouse.execution.broker.base import BrokerUnavailable
 from warehouse.execution.broker.paper import PaperBroker
-from warehouse.execution.fixtures import random_intents, reset_execution, seed_quotes
+from warehouse.execution.fixtures import (
+    random_intents,
+    remove_fixture_quotes,
+    reset_execution,
+    seed_quotes,
+)
 from warehouse.execution.models import OrderRequest
 from warehouse.execution.reconcile import reconcile
 from warehouse.execution.settings import PaperConfig, WorkerConfig
@@ -193,7 +198,10 @@ def ops(conn):
 @pytest.fixture(scope="module")
 def contracts(warehouse_db):
     with psycopg.connect(settings().dsn("pipeline"), autocommit=True) as c:
-        return seed_quotes(c, UNDERLYINGS, quote_ts=T0, seed=3)
+        contracts = seed_quotes(c, UNDERLYINGS, quote_ts=T0, seed=3)
+    yield contracts
+    with psycopg.connect(settings().dsn("pipeline"), autocommit=True) as c:
+        remove_fixture_quotes(c)  # later modules build dbt models over raw.option_quotes
 
 
 def worker_broker(s: Settings | None = None) -> PaperBroker:

@@ -153,3 +153,10 @@ def random_intents(
             )
         )
     return out
+
+
+def remove_fixture_quotes(conn: psycopg.Connection) -> int:
+    """Delete the quotes ``seed_quotes`` (and tests using ``FIXTURE_LOAD_ID``) inserted, so that
+    later builds of the same database see only loaded data; returns the rows deleted."""
+    cur = conn.execute("DELETE FROM raw.option_quotes WHERE load_id = %s", (FIXTURE_LOAD_ID,))
+    return cur.rowcount
