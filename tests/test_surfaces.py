@@ -26,7 +26,7 @@ END = date(2022, 4, 1)
 
 
 @pytest.fixture(scope="module")
-def built(warehouse_db: str, tmp_path_factory) -> None:
+def built(module_db: str, tmp_path_factory) -> None:
     out = tmp_path_factory.mktemp("sim_for_surfaces")
     simulate(out, seed=44, preset="ci", start=START)
     reports = load_path("sim", out, progress=False)

@@ -40,7 +40,7 @@ LIQUID_MIN_T = 7 / 365
 
 
 @pytest.fixture(scope="module")
-def built(warehouse_db: str, real_data_dir) -> None:
+def built(module_db: str, real_data_dir) -> None:
     assert all(r.status != "failed" for r in load_path("ref-instruments", REAL_INSTRUMENTS))
     for source, rel in LOADS:
         path = real_data_dir / rel
