@@ -396,6 +396,7 @@ EXTENSIONS: tuple[str, ...] = (
     "python_udfs.sql_api_surfaces",
     "python_udfs.sql_api_risk",
     "python_udfs.sql_api_options",
+    "python_udfs.sql_api_signals",
 )
 
 
