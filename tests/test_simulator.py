@@ -411,7 +411,8 @@ def test_news_sentiment_moves_prices(wide_run: Path) -> None:
 def test_reference_day_size(tmp_path: Path) -> None:
     summary = simulate(tmp_path, seed=1, preset="reference-day")
     rows = summary.rows
-    assert summary.n_underlyings == 500 and summary.n_sessions == 1
+    # 500 stocks + the SIMIX index (reference-day has index_underlying on)
+    assert summary.n_underlyings == 501 and summary.n_sessions == 1
     assert 360_000 < rows[tables.OPTION_QUOTES.name] < 440_000
     assert 180_000 < rows[tables.EQUITY_TRADES.name] < 210_000
     assert 4_700 < rows[tables.NEWS.name] < 5_300
@@ -478,3 +479,93 @@ def test_run_loads_cleanly_through_the_engine(ci_run: Path, warehouse_db: str, c
     )
     again = load_path("sim", ci_run, progress=False)
     assert {r.status for r in again} == {"skipped_already_loaded"}
+
+
+# --- signal-layer features (index, cointegrated pairs, mispriced quotes) ---------------------
+
+CI_SEED7_MANIFEST_SHA256 = "c2ee0eb558e2cf5259070699f0bdde69ae17cdbe7b07a4543e8f1584a54295a1"
+
+
+def test_ci_preset_has_no_features_and_unchanged_bytes(ci_run: Path) -> None:
+    import hashlib
+
+    from warehouse.sim.presets import PRESETS
+
+    assert not PRESETS["ci"].has_features
+    assert PRESETS["demo"].has_features
+    assert not (ci_run / "truth/features.json").exists()
+    assert not (ci_run / "truth/mispriced_quotes").exists()
+    manifest = json.loads((ci_run / "manifest.json").read_text())
+    assert "feature_files" not in manifest
+    assert "index_underlying" not in manifest["arguments"]["preset_values"]
+    # the manifest lists the sha256 of every file: same bytes as before the features existed
+    digest = hashlib.sha256((ci_run / "manifest.json").read_bytes()).hexdigest()
+    assert digest == CI_SEED7_MANIFEST_SHA256
+
+
+@pytest.fixture(scope="module")
+def feature_run(tmp_path_factory) -> Path:
+    from dataclasses import replace
+
+    from warehouse.sim.presets import PRESETS
+
+    PRESETS["test-features"] = replace(
+        PRESETS["demo"], name="test-features", underlyings=6, days=120, max_strikes=14
+    )
+    out = tmp_path_factory.mktemp("features")
+    try:
+        simulate(out, seed=5, preset="test-features")
+    finally:
+        del PRESETS["test-features"]
+    return out
+
+
+def test_index_is_the_basket(feature_run: Path) -> None:
+    f = json.loads((feature_run / "truth/features.json").read_text())
+    ix = f["index"]
+    assert ix["symbol"] == "SIMIX"
+    assert ix["implied_correlation"] > ix["true_correlation"] + 0.1
+    ud = pq.read_table(feature_run / "truth/underlying_days.parquet").to_pandas()
+    px = ud.pivot(index="session_date", columns="symbol", values="close_price")
+    shares = pd.Series(ix["shares"])
+    assert np.allclose(px[list(shares.index)] @ shares, px["SIMIX"], rtol=1e-12)
+    inst = pd.read_csv(feature_run / "instruments.csv")
+    assert inst.set_index("symbol").loc["SIMIX", "asset_class"] == "index"
+    q = _read(feature_run, "option_quotes")
+    assert (q["underlying"] == "SIMIX").sum() > 0
+    # index ATM IV above the constituents' basket vol at their true correlation
+    sp = _read(feature_run, "truth/surface_params")
+    assert sp.loc[sp["symbol"] == "SIMIX", "atm_vol"].gt(0).all()
+
+
+def test_cointegrated_pairs_mean_revert(feature_run: Path) -> None:
+    from python_udfs.mean_reversion import ou_fit
+
+    f = json.loads((feature_run / "truth/features.json").read_text())
+    ud = pq.read_table(feature_run / "truth/underlying_days.parquet").to_pandas()
+    px = ud.pivot(index="session_date", columns="symbol", values="close_price")
+    sectors = pd.read_csv(feature_run / "instruments.csv").set_index("symbol")["sector"]
+    assert len(f["pairs"]) == 2
+    for p in f["pairs"]:
+        assert sectors[p["lead"]] == sectors[p["dependent"]]
+        x = (
+            np.log(px[p["dependent"]]) - p["beta"] * np.log(px[p["lead"]]) - p["intercept"]
+        ).to_numpy()
+        fit = ou_fit(x)
+        assert fit["valid"]
+        half_life = fit["half_life_periods"]
+        assert p["half_life_sessions"] / 2 <= half_life <= p["half_life_sessions"] * 2
+        assert abs(fit["stationary_sd"] - p["spread_sd"]) < p["spread_sd"]
+
+
+def test_mispriced_quotes_recorded_and_shifted(feature_run: Path) -> None:
+    m = _read(feature_run, "truth/mispriced_quotes")
+    q = _read(feature_run, "option_quotes")
+    assert 0.001 < len(m) / len(q) < 0.02
+    assert m["shift"].abs().between(0.15, 0.25).all()
+    assert np.allclose(m["quoted_iv"], m["surface_iv"] * (1 + m["shift"]))
+    q["quote_date"] = pd.to_datetime(q["quote_ts"]).dt.tz_convert("America/New_York").dt.date
+    j = m.merge(q, on=["underlying", "contract_symbol"], suffixes=("", "_q"))
+    j = j[j["quote_date"] == j["quote_date_q"]] if "quote_date_q" in j else j
+    assert len(j) >= len(m)
+    assert (j["ask"] > j["bid"]).all() and (j["bid"] >= 0).all()

@@ -13,8 +13,16 @@ smallest increment that lists at most ``max_strikes`` strikes.
 Quotes: half-spread h = (base_i + 0.01 theo) (1 + 0.1 z^2), z = k / sqrt(theta); tick 0.01
 below $3 and 0.05 from $3; bid = floor_tick(theo - h) >= 0, ask = ceil_tick(theo + h) >= one
 tick, so bid <= theo < ask: never crossed, never negative, no zero ask. Vendor columns hold
-the truth: vendor_iv = SVI vol (decimal), vendor_delta/gamma from BSM, vendor_vega per 1.00
-of vol and vendor_theta per calendar day (``bs_greeks`` theta / 365), as iVolatility delivers.
+the truth: vendor_iv = SVI vol (decimal; the quoted vol for mispriced quotes), vendor_delta/gamma
+from BSM, vendor_vega per 1.00 of vol and vendor_theta per calendar day (``bs_greeks`` theta /
+365), as iVolatility delivers.
+
+Mispriced quotes (``mispriced`` = (generator, share); only when a preset sets a share): among
+the out-of-the-money quotes with |z| <= 1, 14..120 days to expiry and a value of roughly 0.5
+or more, a random subset (``share`` x all quotes of the day in expectation) is priced at the
+surface vol x (1 +- U(MISPRICE_LO, MISPRICE_HI)), sign +- with equal odds: a Black-Scholes
+price, so inside the no-arbitrage bounds, with the usual spread rule and sizes.
+``DayChain.mispriced`` lists them (row, surface vol, quoted vol, relative shift).
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from warehouse.sim.calendar import US_PER_YEAR
 from warehouse.sim.microstructure import quote_prices
 from warehouse.sim.universe import Universe
 
+MISPRICE_LO, MISPRICE_HI = 0.15, 0.25
 LADDER = np.array([0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0])
 N_SD = 4.0
 
@@ -42,6 +51,7 @@ N_SD = 4.0
 class DayChain:
     quotes: dict[str, object]  # canonical raw.option_quotes columns (arrays)
     truth: dict[str, np.ndarray]  # one row per (underlying, expiry): sim.surface_params
+    mispriced: dict[str, np.ndarray] | None = None  # row, surface_iv, quoted_iv, shift
 
 
 def _min_increment(spot: np.ndarray) -> np.ndarray:
@@ -90,6 +100,7 @@ def build_chain(
     curve: np.ndarray,
     max_strikes: int,
     underlying_last: np.ndarray,
+    mispriced: tuple[np.random.Generator, float] | None = None,
 ) -> DayChain:
     """Option quotes of every underlying at the snapshot ``snap_us`` of session ``today``."""
     p = u.p
@@ -159,6 +170,12 @@ def build_chain(
     )
     tt = t[row_sl]
     vol = np.sqrt(w / tt)
+    mis = None
+    if mispriced is not None and mispriced[1] > 0:
+        g_mis, share = mispriced
+        mis = _mispricing(g_mis, share, vol, kk, theta[row_sl], tt, is_call, s[row_sl])
+        vol = vol.copy()
+        vol[mis["row"]] = mis["quoted_iv"]
     args = (s[row_sl], k_strike, tt, r[row_sl], q[row_sl], vol, is_call)
     theo = bs_price(*args)
     greeks = bs_greeks(*args)
@@ -237,4 +254,27 @@ def build_chain(
         "strike_increment": inc,
         "n_strikes": cnt,
     }
-    return DayChain(quotes=quotes, truth=truth)
+    return DayChain(quotes=quotes, truth=truth, mispriced=mis)
+
+
+def _mispricing(g, share, vol, kk, theta, tt, is_call, spot) -> dict[str, np.ndarray]:
+    """Rows of the quotes to misprice (see the module docstring) and their vols."""
+    n = len(vol)
+    z = kk / np.sqrt(theta)
+    otm = np.where(is_call, kk >= 0.0, kk < 0.0)
+    days = tt * 365.0
+    # theo >= 0.5 approximated by the ATM value 0.4 S vol sqrt(T) e^{-z^2/2} (cheap filter)
+    big = 0.4 * spot * vol * np.sqrt(tt) * np.exp(-0.5 * z * z) >= 0.5
+    ok = otm & (np.abs(z) <= 1.0) & (days >= 14.0) & (days <= 120.0) & big
+    u = g.random(n)
+    sign = np.where(g.random(n) < 0.5, -1.0, 1.0)
+    size = g.uniform(MISPRICE_LO, MISPRICE_HI, n)
+    prob = min(1.0, share * n / max(int(ok.sum()), 1))
+    row = np.flatnonzero(ok & (u < prob))
+    shift = sign[row] * size[row]
+    return {
+        "row": row,
+        "surface_iv": vol[row],
+        "quoted_iv": vol[row] * (1.0 + shift),
+        "shift": shift,
+    }

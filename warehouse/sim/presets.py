@@ -22,9 +22,27 @@ class Preset:
     weeklies: int  # weekly (Friday) expiries listed ahead
     monthlies: int  # monthly (3rd Friday) expiries listed ahead
     write_efficient_prices: bool = True  # minute path of the efficient price in truth/
+    # signal-layer features (``warehouse.sim.features``); off by default, so runs without them
+    # write the same bytes as before they existed (their own random streams, and ``as_dict``
+    # omits them while they are off)
+    index_underlying: bool = False  # SIMIX: a share-weighted basket of all names, own chain
+    cointegrated_pairs: int = 0  # pairs (2j, 2j+1): log P_2j+1 = a + beta log P_2j + OU
+    mispriced_share: float = 0.0  # share of option quotes priced off the surface IV
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        for name in FEATURE_FLAGS:
+            if d[name] == _FEATURE_DEFAULTS[name]:
+                del d[name]
+        return d
+
+    @property
+    def has_features(self) -> bool:
+        return any(getattr(self, n) != _FEATURE_DEFAULTS[n] for n in FEATURE_FLAGS)
+
+
+FEATURE_FLAGS = ("index_underlying", "cointegrated_pairs", "mispriced_share")
+_FEATURE_DEFAULTS = {"index_underlying": False, "cointegrated_pairs": 0, "mispriced_share": 0.0}
 
 
 PRESETS: dict[str, Preset] = {
@@ -49,6 +67,9 @@ PRESETS: dict[str, Preset] = {
         max_strikes=30,
         weeklies=5,
         monthlies=12,
+        index_underlying=True,
+        cointegrated_pairs=2,
+        mispriced_share=0.005,
     ),
     "reference-day": Preset(
         name="reference-day",
@@ -60,6 +81,8 @@ PRESETS: dict[str, Preset] = {
         max_strikes=36,
         weeklies=5,
         monthlies=12,
+        index_underlying=True,
+        mispriced_share=0.005,
     ),
 }
 

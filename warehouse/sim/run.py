@@ -10,8 +10,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from warehouse.loaders import tables as raw_tables
+from warehouse.sim import features as feat_mod
 from warehouse.sim import schema, streams
 from warehouse.sim.calendar import US_PER_MINUTE, Sessions, expiries, sessions_around
 from warehouse.sim.chains import build_chain
@@ -36,6 +38,7 @@ DAY_DIRS = (
     "truth/efficient_prices",
     "truth/surface_params",
     "truth/news_sentiment",
+    "truth/mispriced_quotes",
 )
 TOP_FILES = (
     "manifest.json",
@@ -47,6 +50,7 @@ TOP_FILES = (
     "truth/factor_loadings.parquet",
     "truth/earnings_events.parquet",
     "truth/underlying_days.parquet",
+    "truth/features.json",
 )
 
 
@@ -91,6 +95,7 @@ class _Writer:
         self.out = out
         self.rows: dict[str, int] = {}
         self.files: dict[str, tuple[str, int]] = {}  # relative path -> (table, rows)
+        self.extra: dict[str, int] = {}  # feature truth files (not loaded yet) -> rows
 
     def parquet(self, rel: str, spec, columns: dict) -> None:
         n = write_parquet(self.out / rel, table(spec, columns))
@@ -123,15 +128,26 @@ def simulate(
 
     horizon = 31 * (cfg.monthlies + 1) + 7 * cfg.weeklies + 40
     sessions, first = sessions_around(start, cfg.days, SESSIONS_BEFORE, horizon)
-    uni = draw_universe(seed, cfg.underlyings)
+    feat = None
+    if cfg.has_features:
+        uni = draw_universe(seed, cfg.underlyings + int(cfg.index_underlying))
+        feat = feat_mod.setup(
+            uni, seed, cfg.underlyings, cfg.index_underlying, cfg.cointegrated_pairs
+        )
+    else:
+        uni = draw_universe(seed, cfg.underlyings)
     add_schedules(uni, sessions, first, cfg.days)
+    if feat is not None:
+        feat_mod.strip_schedules(uni, feat)
     curves = simulate_curves(seed, cfg.days)
     w = _Writer(out)
-    day_rows = _simulate_sessions(uni, cfg, seed, sessions, first, curves, w)
+    day_rows = _simulate_sessions(uni, cfg, seed, sessions, first, curves, w, feat)
 
     sim_dates = sessions.dates[first : first + cfg.days]
     _write_reference(uni, cfg, sessions, first, curves, w)
     w.parquet("truth/underlying_days.parquet", schema.UNDERLYING_DAYS, _concat(day_rows))
+    if feat is not None:
+        _write_features(uni, feat, cfg, w)
     arguments = {
         "seed": seed,
         "preset": cfg.name,
@@ -161,6 +177,11 @@ def simulate(
             for rel, (name, n) in sorted(w.files.items())
         ],
     }
+    if w.extra:  # not in "files": the sim loader does not know these tables yet
+        manifest["feature_files"] = [
+            {"path": rel, "rows": n, "sha256": sha256_of(out / rel)}
+            for rel, n in sorted(w.extra.items())
+        ]
     text = json.dumps(manifest, sort_keys=True, indent=2) + "\n"
     (out / "manifest.json").write_text(text)
     w.rows[schema.RUNS.name] = 1
@@ -191,6 +212,7 @@ def _simulate_sessions(
     first: int,
     curves: np.ndarray,
     w: _Writer,
+    feat: feat_mod.Features | None = None,
 ) -> list[dict]:
     p = uni.p
     n_u = uni.n
@@ -255,6 +277,10 @@ def _simulate_sessions(
             {"dividend": div_today, "earnings": earn_today, "news": news_gap},
             news_drift,
         )
+        if feat is not None:
+            gap = {"dividend": div_today, "earnings": earn_today, "news": news_gap}
+            feat_mod.apply_pairs(feat, path, seed, d, x_prev, gap, news_drift)
+            feat_mod.apply_index(feat, path, uni, x_prev)
         ev = simulate_events(
             uni,
             streams.rng(seed, streams.DAY, d, streams.EVENTS),
@@ -280,7 +306,31 @@ def _simulate_sessions(
             curve=curves[d],
             max_strikes=cfg.max_strikes,
             underlying_last=last_trade_before(ev.trades, n_u, snap_us),
+            mispriced=(
+                (streams.rng(seed, streams.FEATURES, feat_mod.MISPRICE, d), cfg.mispriced_share)
+                if cfg.mispriced_share > 0
+                else None
+            ),
         )
+        if chain.mispriced is not None:
+            m = chain.mispriced
+            qq = chain.quotes
+            rel = f"truth/mispriced_quotes/{stamp}.parquet"
+            n_m = write_parquet(
+                out_path := w.out / rel,
+                pa.table(
+                    {
+                        "quote_date": pa.array(np.full(len(m["row"]), np.datetime64(day, "D"))),
+                        "underlying": pa.array(qq["underlying"][m["row"]]),
+                        "contract_symbol": qq["contract_symbol"].take(pa.array(m["row"])),
+                        "surface_iv": m["surface_iv"],
+                        "quoted_iv": m["quoted_iv"],
+                        "shift": m["shift"],
+                    }
+                ),
+            )
+            assert out_path.is_file()
+            w.extra[rel] = n_m
 
         _write_day(
             w,
@@ -489,10 +539,10 @@ def _write_reference(
             {
                 "symbol": s,
                 "name": f"Simulated {sectors[k]} Corp {s[3:]}",
-                "asset_class": "equity",
+                "asset_class": "index" if s == feat_mod.INDEX_SYMBOL else "equity",
                 "exchange": exchanges[k],
                 "currency": "USD",
-                "sector": sectors[k],
+                "sector": None if s == feat_mod.INDEX_SYMBOL else sectors[k],
                 "option_multiplier": 100,
                 "option_exercise_style": "E",
                 "source": SOURCE,
@@ -592,3 +642,41 @@ def _write_reference(
             "in_run": in_run,
         },
     )
+
+
+def _write_features(uni: Universe, f: feat_mod.Features, cfg: Preset, w: _Writer) -> None:
+    """truth/features.json: the index basket and the cointegrated pairs (see features.py)."""
+    names = uni.symbols[: f.n_constituents]
+    doc = {
+        "index": None
+        if f.index_k is None
+        else {
+            "symbol": feat_mod.INDEX_SYMBOL,
+            "asset_class": "index",
+            "exercise_style": "E",
+            "settlement": "cash",
+            "base_level": feat_mod.INDEX_BASE,
+            "shares": dict(zip(names, f.shares.tolist(), strict=True)),
+            "weights_at_s0": dict(zip(names, np.round(f.weights0, 6).tolist(), strict=True)),
+            "true_correlation": f.rho_true,
+            "implied_correlation": f.rho_impl,
+        },
+        "pairs": [
+            {
+                "lead": uni.symbols[int(a)],
+                "dependent": uni.symbols[int(b)],
+                "beta": float(beta),
+                "intercept": float(c),
+                "ou_theta_per_year": feat_mod.PAIR_THETA,
+                "ou_sigma": float(sg),
+                "spread_sd": feat_mod.PAIR_SPREAD_SD,
+                "half_life_sessions": float(np.log(2.0) / feat_mod.PAIR_THETA * 252.0),
+                "sector": uni.sectors[int(a)],
+            }
+            for a, b, beta, c, sg in zip(f.lead, f.dep, f.beta, f.intercept, f.sigma, strict=True)
+        ],
+        "mispriced_share": cfg.mispriced_share,
+    }
+    rel = "truth/features.json"
+    (w.out / rel).write_text(json.dumps(doc, sort_keys=True, indent=2) + "\n")
+    w.extra[rel] = 1

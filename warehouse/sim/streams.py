@@ -13,6 +13,7 @@ import numpy as np
 PARAMS = 1  # per underlying: static parameters, schedules (ids: underlying index)
 RATES = 2  # the rates curve path
 DAY = 3  # per session: shocks, events, news, chains (ids: session index, purpose)
+FEATURES = 4  # optional signal-layer features (ids: purpose, ...; see features.py)
 
 # purposes within a day
 SHOCKS, EVENTS, NEWS, CHAIN = 0, 1, 2, 3
