@@ -102,7 +102,7 @@ def _build(vars_: dict, schema_suffix: str = "") -> None:
 
 
 @pytest.fixture(scope="module")
-def deployed(warehouse_db: str) -> None:
+def deployed(module_db: str) -> None:
     with psycopg.connect(settings().dsn("admin"), autocommit=True) as admin:
         admin.execute("SET client_min_messages = warning")
         udfs.deploy(admin, modules=udfs.collect_package())

@@ -47,7 +47,7 @@ MODELS = "int_underlying_daily_features int_underlying_intraday_rv"
 
 
 @pytest.fixture(scope="module")
-def world(warehouse_db, tmp_path_factory) -> dict:
+def world(module_db, tmp_path_factory) -> dict:
     """Simulate, load, deploy the UDFs and dbt build the two models; returns the world's
     symbols and session dates plus the build time."""
     t_start = time.perf_counter()

@@ -6,6 +6,8 @@ already there and takes seconds.
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
 from pathlib import Path
 
@@ -50,6 +52,17 @@ def _done(t0: float, reports: list[LoadReport] | None = None) -> None:
     print(f"   done in {time.perf_counter() - t0:.1f}s{extra}", flush=True)
 
 
+def _simulated_with_current_preset(out: Path, preset: str) -> bool:
+    """True when ``out`` holds a finished simulation made with this code's preset values."""
+    from warehouse.sim.presets import PRESETS
+
+    manifest = out / "manifest.json"
+    if not manifest.exists():
+        return False
+    stored = json.loads(manifest.read_text()).get("arguments", {}).get("preset_values")
+    return stored == PRESETS[preset].as_dict()
+
+
 def simulated_dir(preset: str, seed: int) -> Path:
     return settings().var_dir / "sim" / f"{preset}-seed{seed}"
 
@@ -61,9 +74,12 @@ def run_demo(preset: str = "demo", seed: int = 7, real: bool = True) -> int:
     t_start = time.perf_counter()
     out = simulated_dir(preset, seed)
     t0 = _stage(f"simulate preset={preset} seed={seed} -> {out}")
-    if (out / "manifest.json").exists():
+    if _simulated_with_current_preset(out, preset):
         print("   already simulated (same arguments, same bytes)")
     else:
+        if out.exists():
+            print("   the preset changed since the last simulation: simulating again")
+            shutil.rmtree(out)
         sim.simulate(out=out, seed=seed, preset=preset)
     _done(t0)
 
