@@ -11,7 +11,7 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 export GX_ANALYTICS_ENABLED := false
 export PYTHONHASHSEED := 0
 
-.PHONY: help venv db demo test test-py dbt-build lint bench bench-load bench-quant bench-surfaces clean ui
+.PHONY: help venv db demo test test-py dbt-build lint bench bench-load bench-quant bench-surfaces bench-risk clean ui
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -55,6 +55,10 @@ bench-load: db  ## load the reference day and compare with plain COPY
 
 bench-quant: db $(BENCH_STAMP)  ## IV + greeks in the database (batched UDFs) vs py_vollib_vectorized
 	$(BIN)/python -m bench.bench_quant
+
+bench-risk: db  ## risk kernels (MC VaR, full revaluation) + the 1,000-option book in the database
+	$(BIN)/python -m bench.bench_risk
+	$(BIN)/python -m bench.bench_risk_engine
 
 bench-surfaces: db $(BENCH_STAMP)  ## SVI/SABR per slice and Heston calibration (vs QuantLib)
 	$(BIN)/python -m bench.bench_surfaces $(BENCH_ARGS)

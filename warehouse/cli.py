@@ -234,6 +234,10 @@ def build_parser() -> argparse.ArgumentParser:
     from warehouse.execution.commands import add_execution_commands
 
     add_execution_commands(sub)  # worker, outbox, reconcile, halt, resume
+
+    from warehouse.risk.commands import add_risk_commands
+
+    add_risk_commands(sub)  # risk seed-demo-book, run, check, ranking, night, ...
     return p
 
 
