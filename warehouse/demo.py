@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from datetime import date
 from pathlib import Path
 
 from warehouse.config import settings
@@ -113,8 +114,69 @@ def run_demo(preset: str = "demo", seed: int = 7, real: bool = True) -> int:
     if code != 0:
         print("   dbt build FAILED (see above)")
 
+    if code == 0:
+        code = _night(_last_session(out))
+
     with connect("pipeline") as conn:
         print_summary(conn)
     print(f"\nTotal {time.perf_counter() - t_start:.1f}s.")
     print('Query it: psql "$(.venv/bin/warehouse dsn --role analyst)"')
+    print("  SELECT * FROM analytics.nightly_ranking ORDER BY as_of DESC, rank LIMIT 15;")
+    print("  SELECT * FROM analytics.signals; SELECT * FROM analytics.options_features;")
+    print("Look at the night in Dagster: make ui  (http://127.0.0.1:3000, runs -> nightly)")
     return code
+
+
+def _last_session(sim_dir: Path) -> date:
+    """The simulated market's last session (its manifest's end date)."""
+    manifest = json.loads((sim_dir / "manifest.json").read_text())
+    return date.fromisoformat(manifest["end_date"])
+
+
+def _night(session: date) -> int:
+    """The night of ``session``: seed the demo book, run the nightly job through Dagster
+    (loads, UDFs, dbt models with their checks and GX gates, risk, ranking, outbox), then show
+    the circuit breaker and drain the outbox with the execution worker into paper fills."""
+    from orchestration.nightly import run_nightly
+    from warehouse.execution.settings import WorkerConfig
+    from warehouse.execution.worker import Worker
+    from warehouse.risk.demo_book import seed_demo_book
+
+    t0 = _stage(f"seed the demo book (ops.positions) as of {session}")
+    with connect("pipeline") as conn:
+        book = seed_demo_book(conn, session)
+        conn.commit()
+    print(f"   {book}")
+    _done(t0)
+
+    t0 = _stage(f"the night of {session} through Dagster (orchestration.nightly.run_nightly)")
+    summary = run_nightly(session.isoformat())
+    print("   " + summary.render().replace("\n", "\n   "))
+    _done(t0)
+
+    t0 = _stage("circuit breaker and execution")
+    with connect("pipeline") as conn:
+        halted, reason = conn.execute("SELECT halted, reason FROM ops.trading_state").fetchone()
+        held = conn.execute(
+            "SELECT count(*) FROM ops.held_intents WHERE released_at IS NULL"
+        ).fetchone()[0]
+        print(f"   trading halted: {halted} ({reason}); intents held: {held}")
+        if halted:
+            conn.execute(
+                "SELECT ops.resume_trading(%s, %s)",
+                ("demo", "demo: resume after reviewing the breach, to show execution"),
+            )
+            released = conn.execute(
+                "SELECT ops.release_held_intents(%s, %s)", (session, "demo")
+            ).fetchone()[0]
+            print(f"   resumed (audited in ops.trading_state_audit); released {released} intents")
+        conn.commit()
+    drained = Worker(worker_id="demo", config=WorkerConfig.from_settings()).run(once=True)
+    with connect("pipeline") as conn:
+        rows = conn.execute(
+            "SELECT status, count(*) FROM ops.outbox GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        fills = conn.execute("SELECT count(*) FROM ops.fills").fetchone()[0]
+    print(f"   worker exit {drained}; outbox {dict(rows)}; fills {fills}")
+    _done(t0)
+    return 0 if summary.success else 1
