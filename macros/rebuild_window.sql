@@ -26,3 +26,13 @@
         select '-infinity'::timestamptz as from_ts
     {%- endif -%}
 {%- endmacro %}
+
+{#
+    rebuild_from_date(): the rebuild window's start as a New York session date, for models
+    whose source is keyed by a date column (e.g. another mart's quote_date):
+        where quote_date >= {{ rebuild_from_date() }}
+    Needs the model's `rebuild_window` CTE.
+#}
+{% macro rebuild_from_date() -%}
+    ((select rebuild_window.from_ts from rebuild_window) at time zone '{{ var("market_timezone") }}')::date
+{%- endmacro %}

@@ -34,26 +34,11 @@ INJECTED_STRIKE = 99999.0
 
 
 @pytest.fixture(scope="module")
-def isolated_db(warehouse_db: str) -> Iterator[str]:
-    """A database of this module's own (``<test db>_orchestration``): the nightly job builds
-    every (incremental) dbt model, whose rebuild windows follow the newest date in the table,
-    so sharing the session's database would couple this module's dates with other modules'."""
-    from warehouse.db.runtime import recreate_database
-
-    name = f"{warehouse_db}_orchestration"
-    saved = os.environ["WAREHOUSE_DB"]
-    os.environ["WAREHOUSE_DB"] = name
-    settings.cache_clear()
-    try:
-        recreate_database(name)
-        yield name
-    finally:
-        os.environ["WAREHOUSE_DB"] = saved
-        settings.cache_clear()
-        admin = settings().dsn("admin").rsplit("/", 1)[0] + "/postgres"
-        with psycopg.connect(admin, autocommit=True) as c:
-            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-            c.execute(drop.format(sql.Identifier(name)))
+def isolated_db(module_db: str) -> str:
+    """A database of this module's own (conftest ``module_db``): the nightly job builds every
+    (incremental) dbt model, whose rebuild windows follow the newest date in the table, so
+    sharing the session's database would couple this module's dates with other modules'."""
+    return module_db
 
 
 @pytest.fixture

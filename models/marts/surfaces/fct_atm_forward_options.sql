@@ -1,14 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['underlying', 'quote_date'],
-        on_schema_change='append_new_columns',
-        pre_hook="{{ warm_quant_udfs() }}",
-        post_hook="{{ make_hypertable('quote_date', '365 days') }}"
-    )
-}}
-
 -- IvyDB-style standardized at-the-money-forward options per (underlying, quote_date, days,
 -- call/put): for each day of the standardized grid (10, 30, 60, 91, 122, 152, 182, 273, 365,
 -- 547, 730) a call and a put struck at the forward S e^{(r - q) t}, implied vol from the day's
@@ -24,10 +13,7 @@ slices as (
     select *
     from {{ ref('fct_svi_slices') }}
     where
-        quote_date >= (
-            (select rebuild_window.from_ts from rebuild_window)
-            at time zone '{{ var("market_timezone") }}'
-        )::date
+        quote_date >= {{ rebuild_from_date() }}
         and fit_status = 'ok'
 ),
 

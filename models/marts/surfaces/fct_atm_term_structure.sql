@@ -1,14 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['underlying', 'quote_date'],
-        on_schema_change='append_new_columns',
-        pre_hook="{{ warm_quant_udfs() }}",
-        post_hook="{{ make_hypertable('quote_date', '365 days') }}"
-    )
-}}
-
 -- The ATM term structure per (underlying, quote_date) from the day's fitted SVI slices
 -- (fct_svi_slices, fit_status ok): constant-maturity ATM-forward implied vols at 10, 20, 30,
 -- 60, 90, 180 and 365 days and forward vols 30/20, 60/30, 90/60, 180/90 days
@@ -23,10 +12,7 @@ slices as (
     select *
     from {{ ref('fct_svi_slices') }}
     where
-        quote_date >= (
-            (select rebuild_window.from_ts from rebuild_window)
-            at time zone '{{ var("market_timezone") }}'
-        )::date
+        quote_date >= {{ rebuild_from_date() }}
         and fit_status = 'ok'
 ),
 

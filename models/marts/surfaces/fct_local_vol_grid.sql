@@ -1,14 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['underlying', 'quote_date'],
-        on_schema_change='append_new_columns',
-        pre_hook="{{ warm_quant_udfs() }}",
-        post_hook="{{ make_hypertable('quote_date', '365 days') }}"
-    )
-}}
-
 -- Dupire local volatility per (underlying, quote_date, k, days) from the day's fitted SVI
 -- slices (fct_svi_slices, fit_status ok): quant.local_vol_grid (python_udfs.localvol), in
 -- Gatheral's total-variance form with analytic SVI k-derivatives and the interpolation's
@@ -38,10 +27,7 @@ surfaces as (
         array_agg(svi_sigma order by t_years) as sigma
     from {{ ref('fct_svi_slices') }}
     where
-        quote_date >= (
-            (select rebuild_window.from_ts from rebuild_window)
-            at time zone '{{ var("market_timezone") }}'
-        )::date
+        quote_date >= {{ rebuild_from_date() }}
         and fit_status = 'ok'
     group by underlying, quote_date
 ),

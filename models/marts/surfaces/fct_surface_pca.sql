@@ -1,13 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['underlying'],
-        on_schema_change='append_new_columns',
-        pre_hook="{{ warm_quant_udfs() }}",
-        post_hook="{{ make_hypertable('quote_date', '365 days') }}"
-    )
-}}
+{{ config(unique_key=['underlying']) }}
 
 -- Level, slope and curvature scores of the standardized surface per (underlying,
 -- quote_date), point in time: each date is scored by a principal-component analysis fitted

@@ -1,13 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['underlying', 'quote_date'],
-        on_schema_change='append_new_columns',
-        post_hook="{{ make_hypertable('quote_date', '365 days') }}"
-    )
-}}
-
 -- Audit trail of fct_vix_index: one row per strike that entered the near or next term's
 -- variance, with the option used (C, P, or C/P averaged at K0), its price Q(K), dK and its
 -- contribution (2/T) dK/K^2 e^{RT} Q(K) to the term's variance (before the K0 correction and
@@ -24,10 +14,7 @@ idx as (
         details -> 'contributions' as c
     from {{ ref('fct_vix_index') }}
     where
-        quote_date >= (
-            (select rebuild_window.from_ts from rebuild_window)
-            at time zone '{{ var("market_timezone") }}'
-        )::date
+        quote_date >= {{ rebuild_from_date() }}
         and jsonb_typeof(details -> 'contributions') = 'object'
 )
 
