@@ -32,7 +32,7 @@ SUITE = Suite(
     latest_date_query="SELECT max(quote_date) FROM intermediate.int_option_quotes_iv",
     query="""
         SELECT quote_ts, iv_bid, iv_mid, iv_ask, delta, gamma, is_quality_ok,
-               -- |delta| <= 1 up to the dividend discount: a put's delta is -e^{-qt} N(-d1),
+               -- |delta| <= 1 up to the dividend discount: the delta of a put is -exp(-q t) N(-d1),
                -- beyond -1 when the parity-implied yield q is negative; N(d1) itself is not
                delta * exp(coalesce(implied_dividend_yield, 0) * t_years) AS delta_undiscounted
           FROM intermediate.int_option_quotes_iv
