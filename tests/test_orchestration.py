@@ -609,7 +609,7 @@ def test_webhook_and_spec_notifiers(tmp_path):
             self.end_headers()
 
         def log_message(self, *args) -> None:
-            pass
+            """Keep the test output free of the server's request log."""
 
     server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
