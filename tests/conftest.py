@@ -76,3 +76,14 @@ def module_db(warehouse_db: str, request) -> Iterator[str]:
         with psycopg.connect(admin, autocommit=True) as c:
             drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
             c.execute(drop.format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="module")
+def deployed_udfs(module_db: str) -> str:
+    """``module_db`` with the python_udfs package deployed (as the admin role); its name."""
+    from warehouse.udfs import deploy as udfs
+
+    with psycopg.connect(settings().dsn("admin"), autocommit=True) as admin:
+        admin.execute("SET client_min_messages = warning")
+        udfs.deploy(admin, modules=udfs.collect_package())
+    return module_db

@@ -37,7 +37,6 @@ from warehouse.config import settings
 from warehouse.dbt import run_dbt
 from warehouse.loaders.engine import load_path
 from warehouse.sim import simulate
-from warehouse.udfs import deploy as udfs
 
 START = date(2022, 1, 3)  # this module's own simulated dates
 DAYS = 30
@@ -63,14 +62,7 @@ SOURCES = (
 
 
 @pytest.fixture(scope="module")
-def deployed(module_db: str) -> None:
-    with psycopg.connect(settings().dsn("admin"), autocommit=True) as admin:
-        admin.execute("SET client_min_messages = warning")
-        udfs.deploy(admin, modules=udfs.collect_package())
-
-
-@pytest.fixture(scope="module")
-def world(deployed, tmp_path_factory) -> dict:
+def world(deployed_udfs, tmp_path_factory) -> dict:
     """Simulate, load and build; returns the symbols and session dates of this world."""
     out: Path = tmp_path_factory.mktemp("sim_for_options_features")
     simulate(out, seed=SEED, preset="ci", underlyings=N_UNDERLYINGS, days=DAYS, start=START)
@@ -151,7 +143,7 @@ def _positioning(conn, spot, strike, t, vol, is_call, oi, monthly=None) -> dict:
     return row
 
 
-def test_sql_max_pain_is_the_payout_minimiser_not_the_gamma_wall(deployed, conn):
+def test_sql_max_pain_is_the_payout_minimiser_not_the_gamma_wall(deployed_udfs, conn):
     # holders' payout per share of OI at S = 90: puts (100-90) 50 + (110-90) 10 = 700; at
     # S = 100: calls 10 x 10 + puts 10 x 10 = 200; at S = 110: 20 x 10 + 10 x 50 = 700
     strikes = [90.0, 100.0, 110.0, 90.0, 100.0, 110.0]
@@ -169,7 +161,7 @@ def test_sql_max_pain_is_the_payout_minimiser_not_the_gamma_wall(deployed, conn)
     assert p["max_pain_strike"] == 90.0 and p["max_pain_payout"] == 0.0
 
 
-def test_sql_gamma_flip_and_concentration_known_answers(deployed, conn):
+def test_sql_gamma_flip_and_concentration_known_answers(deployed_udfs, conn):
     """A put at 90 and a call at 110 with the same OI, vol and time (r = q = 0): their gammas
     are equal where d1(110) = -d1(90), i.e. at S* = sqrt(90 x 110) exp(-vol^2 t / 2); the
     dealer GEX profile (call +, put -) crosses zero there."""
@@ -190,7 +182,7 @@ def test_sql_gamma_flip_and_concentration_known_answers(deployed, conn):
     assert p["gex_total"] < 0 and p["dex_total"] < 0 and p["gamma_flip"] is None
 
 
-def test_sql_iv_rank_is_not_iv_percentile(deployed, conn):
+def test_sql_iv_rank_is_not_iv_percentile(deployed_udfs, conn):
     """IV 0.10, 0.11, ..., 0.30 over 21 days, then 0.15. Day 20: rank over days 0..20 = 1
     (a new high), percentile null (only 20 previous days). Day 21: rank over days 1..21 =
     (0.15 - 0.11) / (0.30 - 0.11); percentile over days 0..20 (today excluded) = 5 / 21
@@ -223,7 +215,7 @@ def test_sql_iv_rank_is_not_iv_percentile(deployed, conn):
     assert len(r) == len(gap) and r[5] is None
 
 
-def test_sql_earnings_move_ex_event_vol_and_realized_vol(deployed, conn):
+def test_sql_earnings_move_ex_event_vol_and_realized_vol(deployed_udfs, conn):
     """ATM total variance 0.04 T before the event, 0.04 T + 0.01 after it (event variance
     0.01, diffusive vol 0.2): both methods recover a 10 % move."""
     t = [0.05, 0.05, 0.1, 0.1, 0.2, 0.2]

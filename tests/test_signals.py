@@ -44,7 +44,6 @@ from warehouse.config import settings
 from warehouse.dbt import run_dbt
 from warehouse.loaders.engine import load_path
 from warehouse.sim import simulate
-from warehouse.udfs import deploy as udfs
 
 START = date(2020, 1, 2)  # this module's own simulated dates (before every other module's)
 DAYS = 60
@@ -102,14 +101,7 @@ def _build(vars_: dict, schema_suffix: str = "") -> None:
 
 
 @pytest.fixture(scope="module")
-def deployed(module_db: str) -> None:
-    with psycopg.connect(settings().dsn("admin"), autocommit=True) as admin:
-        admin.execute("SET client_min_messages = warning")
-        udfs.deploy(admin, modules=udfs.collect_package())
-
-
-@pytest.fixture(scope="module")
-def world(deployed, tmp_path_factory) -> dict:
+def world(deployed_udfs, tmp_path_factory) -> dict:
     """Simulate, load and build; returns the symbols and session dates of this world."""
     out: Path = tmp_path_factory.mktemp("sim_for_signals")
     simulate(out, seed=SEED, preset="ci", underlyings=N_UNDERLYINGS, days=DAYS, start=START)
@@ -158,7 +150,7 @@ def _arr(values) -> np.ndarray:
 
 
 # ----------------------------------------------------------------- SQL functions, known answers
-def test_sql_signal_functions_equal_python(deployed, conn):
+def test_sql_signal_functions_equal_python(deployed_udfs, conn):
     # composite: rank 0 (+1), all low regime (+1), IV +25 % in 5 rows, flat term structure
     row = conn.execute(
         "SELECT to_jsonb(c) FROM quant.composite_vol_score(ARRAY[0.0, 1.0, 0.5], "
