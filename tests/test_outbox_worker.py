@@ -18,7 +18,13 @@ import pytest
 
 from warehouse.config import settings
 from warehouse.execution import outbox, publish_intents
-from warehouse.execution.broker.matching import MatchParams, Quote, match_order, order_rng
+from warehouse.execution.broker.matching import (
+    MatchParams,
+    Quote,
+    match_order,
+    order_rng,
+    passive_fill_probability,
+)
 from warehouse.execution.broker.paper import PaperBroker
 from warehouse.execution.fixtures import occ, remove_fixture_quotes, reset_execution, seed_quotes
 from warehouse.execution.models import IntentLeg, OrderIntent, OrderLeg, OrderRequest
@@ -209,6 +215,7 @@ def test_database_refuses_illegal_order_transitions(ops):
 Q_C = Quote(EXA_C, T0, 1.80, 2.00, 3.0, 4.0)
 Q_P = Quote(EXA_P, T0, 1.00, 1.10, 6.0, 5.0)
 NO_NOISE = MatchParams(slippage=0.5, fee_per_contract=0.65, noise=0.0)
+IOC_ONLY = MatchParams(slippage=0.5, fee_per_contract=0.65, noise=0.0, passive=False)
 
 
 def leg(symbol: str, side: str, qty: int, limit: float | None = None, no: int = 1) -> OrderLeg:
@@ -258,17 +265,73 @@ def test_matching_partial_fills_follow_quoted_size():
 
 def test_matching_limits_missing_quotes_and_zero_bids():
     quotes = {EXA_C: Q_C, EXA_ZB: Quote(EXA_ZB, T0, 0.0, 0.05, 0.0, 10.0)}
-    tight = match_order([leg(EXA_C, "buy", 1, limit=2.00)], quotes, NO_NOISE, rng())
+    tight = match_order([leg(EXA_C, "buy", 1, limit=2.00)], quotes, IOC_ONLY, rng())
     assert tight.state == "cancelled" and tight.filled_units == 0
     assert "not marketable" in tight.reason
-    ok = match_order([leg(EXA_C, "buy", 1, limit=2.05)], quotes, NO_NOISE, rng())
-    assert ok.state == "filled"
-    sell_limit = match_order([leg(EXA_C, "sell", 1, limit=1.76)], quotes, NO_NOISE, rng())
+    ok = match_order([leg(EXA_C, "buy", 1, limit=2.05)], quotes, IOC_ONLY, rng())
+    assert ok.state == "filled" and not ok.executions[0].passive
+    sell_limit = match_order([leg(EXA_C, "sell", 1, limit=1.76)], quotes, IOC_ONLY, rng())
     assert sell_limit.state == "cancelled"
+    # below the passive touch (a buy under the bid) never fills, passive fills or not
+    under = match_order([leg(EXA_C, "buy", 1, limit=1.79)], quotes, NO_NOISE, rng())
+    assert under.state == "cancelled" and "did not fill" in under.reason
     missing = match_order([leg(NOQUOTE, "buy", 1)], quotes, NO_NOISE, rng())
     assert missing.state == "rejected" and "no quote" in missing.reason
     zero_bid = match_order([leg(EXA_ZB, "sell", 1)], quotes, NO_NOISE, rng())
     assert zero_bid.state == "cancelled" and "no bid" in zero_bid.reason
+
+
+def test_passive_fill_probability_is_the_depth_into_the_spread():
+    quotes = {EXA_C: Q_C, EXA_P: Q_P}  # call 1.80/2.00, put 1.00/1.10
+    depth = passive_fill_probability
+    assert depth([leg(EXA_C, "buy", 1, limit=1.80)], quotes) == pytest.approx(0.0)
+    assert depth([leg(EXA_C, "buy", 1, limit=1.86)], quotes) == pytest.approx(0.3)
+    assert depth([leg(EXA_C, "sell", 1, limit=1.94)], quotes) == pytest.approx(0.3)
+    assert depth([leg(EXA_C, "buy", 1, limit=2.50)], quotes) == pytest.approx(1.0)
+    assert depth([leg(EXA_C, "buy", 1, limit=1.70)], quotes) == 0.0  # under the bid
+    # a combo is one order at its net price: spread-weighted, (0.06 + 2 x 0.08) / (0.20 + 2 x 0.10)
+    combo = [leg(EXA_C, "buy", 1, limit=1.86, no=1), leg(EXA_P, "sell", 2, limit=1.02, no=2)]
+    assert depth(combo, quotes) == pytest.approx(0.22 / 0.40)
+
+
+def test_passive_fills_happen_at_the_limit_with_the_depth_as_probability():
+    quotes = {EXA_C: Q_C, EXA_P: Q_P}
+    params = MatchParams(slippage=0.5, fee_per_contract=0.65, noise=0.1)
+    legs = [leg(EXA_C, "buy", 1, limit=1.86, no=1), leg(EXA_P, "sell", 1, limit=1.07, no=2)]
+    p = passive_fill_probability(legs, quotes)  # (0.06 + 0.03) / 0.30
+    assert p == pytest.approx(0.3)
+    results = [match_order(legs, quotes, params, order_rng(11, UUID(int=i))) for i in range(2000)]
+    filled = [r for r in results if r.state == "filled"]
+    share = len(filled) / len(results)
+    assert abs(share - p) < 4 * (p * (1 - p) / len(results)) ** 0.5  # binomial, 4 sd
+    for r in filled:
+        assert [(e.price, e.passive, e.slippage, e.noise) for e in r.executions] == [
+            (1.86, True, 0.0, 0.0),
+            (1.07, True, 0.0, 0.0),
+        ]
+        assert r.reason == "passive fill at the limit"
+    missed = next(r for r in results if r.state == "cancelled")
+    assert "not marketable" in missed.reason and "did not fill" in missed.reason
+    # the passive draw comes after the noise: the immediate (IOC) prices of an order are the
+    # same with passive fills on or off
+    cid = uuid4()
+    market = [leg(EXA_C, "buy", 1, no=1), leg(EXA_P, "sell", 1, no=2)]
+    off = MatchParams(slippage=0.5, fee_per_contract=0.65, noise=0.1, passive=False)
+    assert [e.price for e in match_order(market, quotes, params, order_rng(3, cid)).executions] == [
+        e.price for e in match_order(market, quotes, off, order_rng(3, cid)).executions
+    ]
+    # off-tick limits fill on the tick, never worse for the trader; sizes still bind
+    odd = [leg(EXA_C, "buy", 10, limit=2.00)]  # ask size 4, depth 1, 2.00 + slippage > limit
+    res = match_order(odd, quotes, params, order_rng(5, uuid4()))
+    assert res.filled_units == 4 and res.executions[0].price == 2.00
+    odd = [leg(EXA_C, "buy", 10, limit=1.999)]  # depth 0.995
+    res = next(
+        r
+        for r in (match_order(odd, quotes, params, order_rng(5, UUID(int=i))) for i in range(9))
+        if r.filled_units
+    )
+    assert res.filled_units == 4 and res.executions[0].price == 1.99
+    assert "passive fill at the limit, remainder cancelled" in res.reason
 
 
 def test_matching_noise_is_deterministic_per_seed_and_order():

@@ -47,6 +47,7 @@ DEFAULTS: dict[str, str] = {
     "WAREHOUSE_PAPER_PARTICIPATION": "1.0",
     "WAREHOUSE_PAPER_SEED": "0",
     "WAREHOUSE_PAPER_LATENCY_MS": "0",
+    "WAREHOUSE_PAPER_PASSIVE_FILLS": "1",
 }
 
 ROLES = ("admin", "pipeline", "analyst", "worker")

@@ -177,6 +177,12 @@ def _night(session: date) -> int:
             "SELECT status, count(*) FROM ops.outbox GROUP BY 1 ORDER BY 1"
         ).fetchall()
         fills = conn.execute("SELECT count(*) FROM ops.fills").fetchone()[0]
+        orders = conn.execute(
+            "SELECT o.state, i.underlying, i.structure, o.reason FROM ops.orders AS o "
+            "JOIN ops.order_intents AS i USING (intent_id) ORDER BY i.underlying, i.structure"
+        ).fetchall()
     print(f"   worker exit {drained}; outbox {dict(rows)}; fills {fills}")
+    for state, underlying, structure, why in orders:
+        print(f"   order {underlying} {structure}: {state}" + (f" ({why})" if why else ""))
     _done(t0)
     return 0 if summary.success else 1

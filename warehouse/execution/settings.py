@@ -16,6 +16,7 @@
 | ``WAREHOUSE_PAPER_PARTICIPATION`` | share of the quoted size an order may take |
 | ``WAREHOUSE_PAPER_SEED`` | seed of the paper broker's noise (PCG64, per client order id) |
 | ``WAREHOUSE_PAPER_LATENCY_MS`` | simulated delay of the broker's acknowledgement |
+| ``WAREHOUSE_PAPER_PASSIVE_FILLS`` | 1: limits inside the spread may fill passively (0: IOC) |
 """
 
 from __future__ import annotations
@@ -23,6 +24,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from warehouse.config import Settings, settings
+
+
+def _flag(s: Settings, name: str) -> bool:
+    """A boolean setting: 1/true/yes/on or 0/false/no/off (anything else is an error)."""
+    value = s[name].strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name}={s[name]!r}: expected 1/0, true/false, yes/no or on/off")
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,7 @@ class PaperConfig:
     participation: float = 1.0
     seed: int = 0
     latency_ms: float = 0.0
+    passive: bool = True
 
     @classmethod
     def from_settings(cls, s: Settings | None = None) -> PaperConfig:
@@ -83,4 +95,5 @@ class PaperConfig:
             participation=float(s["WAREHOUSE_PAPER_PARTICIPATION"]),
             seed=int(s["WAREHOUSE_PAPER_SEED"]),
             latency_ms=float(s["WAREHOUSE_PAPER_LATENCY_MS"]),
+            passive=_flag(s, "WAREHOUSE_PAPER_PASSIVE_FILLS"),
         )

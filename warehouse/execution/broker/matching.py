@@ -7,8 +7,8 @@ top of book of each leg's contract:
   slippage of ``slippage x half spread`` and by microstructure noise ``N(0, (noise x half
   spread)^2)`` drawn from a seeded PCG64 generator (one draw per leg, in leg order), floored
   at 0 and rounded to ``tick``;
-* limits: a leg whose price is worse than its limit makes the order unmarketable (nothing
-  fills);
+* limits: a leg whose price is worse than its limit makes the order unmarketable; it does
+  not fill immediately (see passive fills);
 * size: each leg may take ``floor(participation x quoted size)`` contracts (ask size for a
   buy, bid size for a sell; an unknown size does not limit). The combo fills the largest
   number of whole units every leg can take; the rest is cancelled (IOC);
@@ -16,6 +16,24 @@ top of book of each leg's contract:
 
 A leg without any quote rejects the order; a leg without a usable side (no ask to buy, no
 bid above zero to sell) or without size cancels it unfilled.
+
+Passive fills (``MatchParams.passive``, on by default). An unmarketable order is a limit
+order resting inside the spread for the rest of its life (a day order). Whether it trades
+is decided at once by one draw ``u ~ U(0, 1)`` from the order's generator, taken after the
+noise draws (so the immediate prices of the same order do not change when the option is
+switched): it fills when ``u < p``, with ``p`` the order's depth into the spread,
+
+    p = sum_legs ratio x clip(limit - bid, 0, spread) / sum_legs ratio x spread   (a buy)
+
+(``ask - limit`` for a sell): 0 for limits at the passive touch (the back of the queue), 1
+at the far touch. A combo is one resting order at its net price, hence one ``p``, not a
+product over legs. A passive fill trades every leg at its limit (no slippage, no noise:
+the order provides liquidity), takes the same quoted sizes as an immediate fill, pays the
+same fees, and is reported with ``passive=True``; a leg without a limit counts as at the
+far touch and trades at its immediate price. Any leg below its passive touch (a buy limit
+under the bid), or without a two-sided quote, gives ``p = 0``. This is a
+deliberately simple queue model (linear in depth, one decision per order); the issue asks
+for fills against stored quotes, not for a calibrated fill-probability model.
 """
 
 from __future__ import annotations
@@ -58,6 +76,7 @@ class MatchParams:
     noise: float = 0.1  # sd of the price noise, x half spread
     participation: float = 1.0  # share of the quoted size one order may take
     tick: float = 0.01  # fill prices are rounded to it (0: not rounded)
+    passive: bool = True  # unmarketable limits inside the spread may fill at the limit
 
 
 @dataclass(frozen=True)
@@ -76,6 +95,7 @@ class LegExecution:
     half_spread: float
     slippage: float  # per share, against the trader
     noise: float  # per share, signed (positive = against the trader)
+    passive: bool = False  # filled at its limit as a resting order (see the module docstring)
 
 
 @dataclass(frozen=True)
@@ -108,6 +128,40 @@ def _available(size: float | None, participation: float) -> float:
     return math.floor(max(size, 0.0) * participation + 1e-9)
 
 
+def _round_for(price: float, tick: float, buy: bool) -> float:
+    """A limit price on the tick grid, never worse for the trader (buy: down, sell: up)."""
+    if tick <= 0:
+        return price
+    steps = price / tick
+    steps = math.floor(steps + 1e-9) if buy else math.ceil(steps - 1e-9)
+    return round(steps * tick, 10)
+
+
+def passive_fill_probability(legs: Sequence[OrderLeg], quotes: Mapping[str, Quote]) -> float:
+    """Depth of a resting (combo) limit order into the spread, in [0, 1]: the fill probability
+    of the passive-fill model (see the module docstring). 0 when a leg has no two-sided
+    quote or sits below its passive touch; legs without a limit count as at the far touch."""
+    units = math.gcd(*(leg.quantity for leg in legs))
+    depth = total = 0.0
+    for leg in legs:
+        quote = quotes[leg.contract_symbol]
+        if quote.bid is None or quote.ask is None or quote.ask <= quote.bid:
+            return 0.0
+        spread = quote.ask - quote.bid
+        ratio = leg.quantity // units
+        if leg.limit_price is None:
+            d = spread
+        elif leg.side == "buy":
+            d = leg.limit_price - quote.bid
+        else:
+            d = quote.ask - leg.limit_price
+        if d < -1e-9:
+            return 0.0
+        depth += ratio * min(max(d, 0.0), spread)
+        total += ratio * spread
+    return depth / total if total > 0 else 0.0
+
+
 def match_order(
     legs: Sequence[OrderLeg],
     quotes: Mapping[str, Quote | None],
@@ -121,6 +175,7 @@ def match_order(
     z = rng.standard_normal(len(legs))
     priced: list[tuple[OrderLeg, Quote, float, float, float, float, float]] = []
     fill_units = units
+    unmarketable: str | None = None
     for leg, draw in zip(legs, z, strict=True):
         quote = quotes.get(leg.contract_symbol)
         if quote is None:
@@ -135,16 +190,17 @@ def match_order(
         noise = float(draw) * params.noise * hs
         raw = touch + slip + noise if buy else touch - slip - noise
         price = _round(max(raw, 0.0), params.tick)
-        if leg.limit_price is not None and (
-            (buy and price > leg.limit_price + 1e-9) or (not buy and price < leg.limit_price - 1e-9)
+        if (
+            unmarketable is None
+            and leg.limit_price is not None
+            and (
+                (buy and price > leg.limit_price + 1e-9)
+                or (not buy and price < leg.limit_price - 1e-9)
+            )
         ):
-            return MatchResult(
-                "cancelled",
-                units,
-                0,
-                (),
+            unmarketable = (
                 f"not marketable: leg {leg.leg_no} {leg.side} {leg.contract_symbol} at {price:.4f}"
-                f" vs limit {leg.limit_price:.4f}",
+                f" vs limit {leg.limit_price:.4f}"
             )
         ratio = leg.quantity // units
         size = quote.ask_size if buy else quote.bid_size
@@ -152,6 +208,36 @@ def match_order(
         if avail != math.inf:
             fill_units = min(fill_units, int(avail // ratio))
         priced.append((leg, quote, touch, hs, slip, noise, price))
+    passive = False
+    if unmarketable is not None:
+        if not params.passive:
+            return MatchResult("cancelled", units, 0, (), unmarketable)
+        u = float(rng.random())  # drawn after the noise, whatever the outcome
+        p = passive_fill_probability(legs, {q.contract_symbol: q for _, q, *_ in priced})
+        if u >= p:
+            return MatchResult(
+                "cancelled",
+                units,
+                0,
+                (),
+                f"{unmarketable}; the resting limit did not fill (depth into the spread "
+                f"p = {p:.3f}, draw {u:.3f})",
+            )
+        passive = True
+        priced = [
+            (
+                leg,
+                quote,
+                touch,
+                hs,
+                0.0,
+                0.0,
+                _round_for(leg.limit_price, params.tick, leg.side == "buy"),
+            )
+            if leg.limit_price is not None
+            else (leg, quote, touch, hs, slip, noise, price)
+            for leg, quote, touch, hs, slip, noise, price in priced
+        ]
     if fill_units <= 0:
         return MatchResult("cancelled", units, 0, (), "no quoted size")
     executions = tuple(
@@ -168,15 +254,19 @@ def match_order(
             half_spread=hs,
             slippage=slip,
             noise=noise,
+            passive=passive,
         )
         for leg, quote, touch, hs, slip, noise, price in priced
     )
+    how = "passive fill at the limit," if passive else "IOC"
     if fill_units == units:
-        return MatchResult("filled", units, units, executions)
+        return MatchResult(
+            "filled", units, units, executions, "passive fill at the limit" if passive else None
+        )
     return MatchResult(
         "cancelled",
         units,
         fill_units,
         executions,
-        f"IOC remainder cancelled: {fill_units} of {units} units filled (quoted size)",
+        f"{how} remainder cancelled: {fill_units} of {units} units filled (quoted size)",
     )

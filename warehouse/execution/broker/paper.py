@@ -6,8 +6,9 @@ the existing order and counts it in ``submissions``), fills in ``ops.broker_pape
 Quotes come from ``raw.option_quotes`` through ``ops.paper_latest_quote`` (the latest quote
 of the contract at or before the order's market time: the intent's ``market_ts`` if it has
 one, else the moment the broker receives the order). Matching is
-:func:`warehouse.execution.broker.matching.match_order` (IOC), with noise seeded per client
-order id. The broker keeps its own connection (role ``worker``).
+:func:`warehouse.execution.broker.matching.match_order` (IOC at the touch; a limit inside the
+spread fills at the limit with the seeded passive-fill probability), with noise seeded per
+client order id. The broker keeps its own connection (role ``worker``).
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class PaperBroker:
             noise=self.config.noise,
             participation=self.config.participation,
             tick=tick,
+            passive=self.config.passive,
         )
         self._conn: psycopg.Connection | None = None
 
