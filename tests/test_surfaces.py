@@ -9,6 +9,7 @@ it; the VIX-style index is checked against the variance swap of the fitted slice
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import numpy as np
@@ -219,3 +220,32 @@ def test_surface_models_are_incremental_and_idempotent(built, conn):
     before = snapshot()
     assert run_dbt(["run", "--select", "fct_svi_slices", "fct_vix_index"]) == 0
     assert snapshot() == before
+
+
+def test_watch_list_rebuilds_only_the_watched_underlyings(built, conn):
+    """The intraday job's var watch_list: the surface models rebuild the watched underlyings
+    and leave the others as they are; a bad symbol is a compilation error, not SQL."""
+    day = conn.execute("SELECT max(quote_date) FROM marts.fct_svi_slices").fetchone()[0]
+    a, b = (
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT underlying FROM marts.fct_svi_slices WHERE quote_date = %s "
+            "ORDER BY 1 LIMIT 2",
+            (day,),
+        ).fetchall()
+    )
+    count = "SELECT count(*) FROM marts.fct_svi_slices WHERE quote_date = %s AND underlying = %s"
+    n_a, n_b = (conn.execute(count, (day, u)).fetchone()[0] for u in (a, b))
+    assert n_a > 0 and n_b > 0
+    conn.execute(
+        "DELETE FROM marts.fct_svi_slices WHERE quote_date = %s AND underlying IN (%s, %s)",
+        (day, a, b),
+    )
+    watch = ["run", "--select", "fct_svi_slices", "--vars", json.dumps({"watch_list": [a]})]
+    assert run_dbt(watch) == 0
+    assert conn.execute(count, (day, a)).fetchone()[0] == n_a
+    assert conn.execute(count, (day, b)).fetchone()[0] == 0  # not watched: not rebuilt
+    bad = ["compile", "--select", "fct_svi_slices", "--vars", '{"watch_list": "X\'; drop"}']
+    assert run_dbt(bad) != 0
+    assert run_dbt(["run", "--select", "fct_svi_slices"]) == 0
+    assert conn.execute(count, (day, b)).fetchone()[0] == n_b

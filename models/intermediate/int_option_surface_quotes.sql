@@ -25,6 +25,7 @@ clean as (
     from {{ ref('int_option_quotes_iv') }} as q
     where
         q.quote_ts >= (select rebuild_window.from_ts from rebuild_window)
+        {{ watch_list_filter('q.underlying') }}
         and q.is_quality_ok
         and q.t_years >= {{ min_t }}
 ),

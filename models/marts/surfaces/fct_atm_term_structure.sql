@@ -13,6 +13,7 @@ slices as (
     from {{ ref('fct_svi_slices') }}
     where
         quote_date >= {{ rebuild_from_date() }}
+        {{ watch_list_filter('underlying') }}
         and fit_status = 'ok'
 ),
 

@@ -36,6 +36,7 @@ quotes as (
     from {{ ref('int_option_surface_quotes') }} as q
     where
         q.quote_ts >= (select rebuild_window.from_ts from rebuild_window)
+        {{ watch_list_filter('q.underlying') }}
         and q.is_otm
         and abs(q.log_moneyness) <= {{ max_abs_k }}
         and q.rate is not null

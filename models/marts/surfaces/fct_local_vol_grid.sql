@@ -28,6 +28,7 @@ surfaces as (
     from {{ ref('fct_svi_slices') }}
     where
         quote_date >= {{ rebuild_from_date() }}
+        {{ watch_list_filter('underlying') }}
         and fit_status = 'ok'
     group by underlying, quote_date
 ),

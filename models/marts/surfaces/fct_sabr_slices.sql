@@ -24,6 +24,7 @@ slices as (
     from {{ ref('int_option_surface_quotes') }}
     where
         quote_ts >= (select rebuild_window.from_ts from rebuild_window)
+        {{ watch_list_filter('underlying') }}
         and is_otm
     group by underlying, quote_date, expiration
 ),

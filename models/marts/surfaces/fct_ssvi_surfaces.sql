@@ -22,6 +22,7 @@ quotes as (
     from {{ ref('int_option_surface_quotes') }} as q
     where
         q.quote_ts >= (select rebuild_window.from_ts from rebuild_window)
+        {{ watch_list_filter('q.underlying') }}
         and q.is_otm
 ),
 

@@ -16,6 +16,7 @@ quotes as (
     from {{ ref('int_option_surface_quotes') }}
     where
         quote_ts >= (select rebuild_window.from_ts from rebuild_window)
+        {{ watch_list_filter('underlying') }}
         and delta is not null
         and vega is not null
 ),

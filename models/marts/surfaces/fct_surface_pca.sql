@@ -23,6 +23,7 @@ with grid as (
     from {{ ref('fct_standardized_surface') }}
     where
         is_call
+        {{ watch_list_filter('underlying') }}
         and days in (30, 60, 91, 182, 365)
         and round(delta::numeric, 2) in (0.10, 0.30, 0.50, 0.70, 0.90)
 ),

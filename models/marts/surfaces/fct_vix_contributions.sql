@@ -15,6 +15,7 @@ idx as (
     from {{ ref('fct_vix_index') }}
     where
         quote_date >= {{ rebuild_from_date() }}
+        {{ watch_list_filter('underlying') }}
         and jsonb_typeof(details -> 'contributions') = 'object'
 )
 

@@ -33,6 +33,7 @@ chain as (
             and q.quote_ts = s.quote_ts
     where
         q.quote_ts >= (select rebuild_window.from_ts from rebuild_window)
+        {{ watch_list_filter('q.underlying') }}
         and s.quote_ts >= (select rebuild_window.from_ts from rebuild_window)
         and q.t_years > 0
         and q.rate is not null
