@@ -447,3 +447,49 @@ def test_intraday_check_and_configurable_limits(conn, demo_night):
     finally:
         conn.execute("UPDATE ops.risk_limits SET threshold = 100000 WHERE limit_name = 'var_99_1d'")
         conn.execute("SELECT ops.resume_trading('risk-officer', 'test over')")
+
+
+def test_equity_curve_and_drawdown_follow_the_daily_pnl_night_by_night(conn, demo_night):
+    """Nights built in order: equity = capital + cumulative daily P&L, drawdown = 1 - equity /
+    running peak, recomputed here from the stored daily P&L (numpy, independent of the SQL)."""
+    as_of = demo_night["as_of"]
+    _reset(conn)
+    with conn.transaction():
+        seed_demo_book(conn, as_of, n_options=60, seed=3)
+    nights = [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT quote_date FROM marts.fct_risk_option_marks WHERE quote_date <= %s "
+            "ORDER BY quote_date DESC LIMIT 3",
+            (as_of,),
+        ).fetchall()
+    ][::-1]
+    conn.execute("DELETE FROM marts.fct_portfolio_risk")
+    for night in nights:
+        nightly.dbt_build(("fct_portfolio_risk",), night, {"risk_mc_paths": 500})
+    rows = conn.execute(
+        "SELECT as_of, daily_pnl, cumulative_pnl, equity, peak_equity, drawdown "
+        "FROM marts.fct_portfolio_risk ORDER BY as_of"
+    ).fetchall()
+    capital = conn.execute("SELECT ops.risk_parameter('capital')").fetchone()[0]
+    assert [r[0] for r in rows] == nights
+    pnl = np.array([r[1] or 0.0 for r in rows])
+    assert np.count_nonzero(pnl) >= 2  # the book's value moves from night to night
+    equity = capital + np.cumsum(pnl)
+    peak = np.maximum.accumulate(np.concatenate([[capital], equity]))[1:]
+    np.testing.assert_allclose([r[2] for r in rows], np.cumsum(pnl), rtol=1e-12, atol=1e-6)
+    np.testing.assert_allclose([r[3] for r in rows], equity, rtol=1e-12)
+    np.testing.assert_allclose([r[4] for r in rows], peak, rtol=1e-12)
+    np.testing.assert_allclose([r[5] for r in rows], 1.0 - equity / peak, rtol=1e-9, atol=1e-15)
+    # the CRITICAL drawdown rule reads the column: quiet below 20 %, raised above
+    from warehouse import alerts
+
+    quiet = alerts.evaluate(conn, rules=["drawdown"], notifiers=[])
+    assert not quiet.skipped and not quiet.errors
+    assert len(quiet.raised) == (1 if rows[-1][5] > 0.2 else 0)
+    conn.execute(
+        "UPDATE marts.fct_portfolio_risk SET drawdown = 0.25 WHERE as_of = %s", (nights[-1],)
+    )
+    loud = alerts.evaluate(conn, rules=["drawdown"], notifiers=[])
+    assert [(a.rule, a.severity) for a in loud.raised] == [("drawdown", "CRITICAL")]
+    _reset(conn)

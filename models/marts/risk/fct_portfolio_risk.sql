@@ -31,6 +31,10 @@
 -- (migration 009: ops.risk_book_inputs gathers the book and the market, the PL/Python kernel
 -- risk.portfolio_risk_kernel computes). The book is the one held when the model runs: a
 -- rebuilt past as_of revalues today's positions on that day's market.
+-- Equity curve: equity = capital (ops.risk_parameters) + the cumulative daily P&L of the
+-- books held on this and the earlier as_of rows already in the table; drawdown = 1 -
+-- equity / its running peak (point in time: only rows before this as_of count). History is
+-- built night by night, so a rebuilt past as_of leaves later rows' equity as they were.
 
 with as_of as (
     select
@@ -51,6 +55,38 @@ report as materialized (
         ) as report
     from as_of
     where as_of.as_of is not null
+),
+
+earlier as (
+    -- the equity curve up to the previous as_of: cumulative P&L and its running peak (from
+    -- daily_pnl alone, so rows written before these columns existed count too)
+    {% if is_incremental() -%}
+        select
+            coalesce(sum(c.daily_pnl), 0)::float8 as cumulative_pnl,
+            ops.risk_parameter('capital') + greatest(max(c.running_pnl), 0) as peak_equity
+        from (
+            select
+                p.daily_pnl,
+                sum(coalesce(p.daily_pnl, 0)) over (order by p.as_of) as running_pnl
+            from {{ this }} as p
+            inner join as_of on p.as_of < as_of.as_of
+        ) as c
+    {%- else -%}
+        select
+            0::float8 as cumulative_pnl,
+            null::float8 as peak_equity
+    {%- endif %}
+),
+
+curve as (
+    select
+        r.as_of,
+        r.report,
+        earlier.cumulative_pnl + coalesce((r.report ->> 'daily_pnl')::float8, 0) as cumulative_pnl,
+        ops.risk_parameter('capital') as capital,
+        earlier.peak_equity
+    from report as r
+    cross join earlier
 )
 
 select
@@ -97,6 +133,15 @@ select
     (report -> 'params' ->> 'paths')::int as mc_paths,
     (report -> 'params' ->> 'seed')::bigint as mc_seed,
     report -> 'metrics' as limit_metrics,
+    cumulative_pnl,
+    capital + cumulative_pnl as equity,
+    greatest(coalesce(peak_equity, capital), capital + cumulative_pnl) as peak_equity,
+    case
+        when capital > 0
+            then
+                1.0 - (capital + cumulative_pnl)
+                / greatest(coalesce(peak_equity, capital), capital + cumulative_pnl)
+    end as drawdown,
     report,
     clock_timestamp() as computed_at
-from report
+from curve
