@@ -62,6 +62,12 @@ _SERIES_RATIO = 10.0
 _SPLITTER = 134217729.0  # 2^27 + 1 (Veltkamp split)
 _TAYLOR_ORDER = 19  # highest odd power of t kept in the Taylor branch
 _CF_START_MAX = 100  # latest start of the backward continued fraction for Y^(n)/Y^(n-1)
+# fast mode (the solver's first iterations, re-polished by one accurate evaluation): the
+# direct Mills difference down to a cancellation of ~15, the series (to t^11) beyond; the
+# forward recurrence for h > -8 (~1e-14 .. 1e-11 relative), the continued fraction below
+_FAST_SERIES_RATIO = 30.0
+_FAST_TAYLOR_ORDER = 11
+_FAST_FORWARD_H = -8.0
 
 
 def norm_pdf(x: np.ndarray) -> np.ndarray:
@@ -75,7 +81,7 @@ def _mills(z: np.ndarray) -> np.ndarray:
     return _SQRT_HALF_PI * erfcx(-z * _INV_SQRT2)
 
 
-def _taylor_difference(h: np.ndarray, t: np.ndarray) -> np.ndarray:
+def _taylor_difference(h: np.ndarray, t: np.ndarray, fast: bool = False) -> np.ndarray:
     """Y(h + t) - Y(h - t) = 2 sum_{n odd} Y^(n)(h) t^n / n! (used for t < (|h| + 1.25)/10).
 
     The derivatives Y^(n)(h) = int_0^inf u^n exp(h u - u^2/2) du obey
@@ -85,11 +91,15 @@ def _taylor_difference(h: np.ndarray, t: np.ndarray) -> np.ndarray:
     r_n = n / (|h| + r_{n+1}) (positive terms only), started at n = 20 + 220/h^2 (at most 100)
     from its large-n limit, with the series summed by Horner's rule on the way down. Terms up
     to t^19 are kept: t (|h| + 1.25)^-1 < 0.1 makes the remainder < 1e-18 relative.
+
+    ``fast``: terms to t^11 (for t (|h| + 1.25)^-1 < 1/30) and the forward recurrence down to
+    h = -8 (it loses ~h^2 ulps and more below h = -5: an approximation to be polished).
     """
     out = np.empty_like(h)
     m0 = _mills(h)
     t2 = t * t
-    fwd = h > -2.0
+    order = _FAST_TAYLOR_ORDER if fast else _TAYLOR_ORDER
+    fwd = h > (_FAST_FORWARD_H if fast else -2.0)
     if fwd.any():
         hf, tf = h[fwd], t[fwd]
         t2f = t2[fwd]
@@ -97,7 +107,7 @@ def _taylor_difference(h: np.ndarray, t: np.ndarray) -> np.ndarray:
         m_cur = 1.0 + hf * m_prev  # Y'
         term = tf.copy()
         total = m_cur * term
-        for n in range(1, _TAYLOR_ORDER, 2):
+        for n in range(1, order, 2):
             m_prev, m_cur = m_cur, hf * m_cur + n * m_prev  # Y^(n+1)
             m_prev, m_cur = m_cur, hf * m_cur + (n + 1) * m_prev  # Y^(n+2)
             term = term * t2f / ((n + 1) * (n + 2))
@@ -105,49 +115,49 @@ def _taylor_difference(h: np.ndarray, t: np.ndarray) -> np.ndarray:
         out[fwd] = 2.0 * total
     bwd = ~fwd
     if bwd.any():
-        z_all = -h[bwd]
-        order = np.argsort(z_all)  # ascending z: descending start index, active = prefix
-        z = z_all[order]
-        tb = t[bwd][order]
+        z = -h[bwd]
+        tb = t[bwd]
         t2b = tb * tb
-        start = np.minimum(_CF_START_MAX, 20 + np.ceil(220.0 / (z * z))).astype(np.int64)
-        ratio = 0.5 * (np.sqrt(z * z + 4.0 * (start + 1)) - z)
+        # every element starts at the deepest start the batch needs (the smallest z): a
+        # deeper start only adds terms of a convergent continued fraction, and one pass over
+        # all elements costs far fewer numpy calls than per-element starts
+        n_top = int(min(_CF_START_MAX, 20 + math.ceil(220.0 / float(z.min()) ** 2)))
+        ratio = 0.5 * (np.sqrt(z * z + 4.0 * (n_top + 1)) - z)
         acc = np.ones_like(z)
-        r_odd = ratio  # placeholder, set at odd n before use
-        n_top = int(start[0])
+        r_odd = np.empty_like(z)
+        tmp = np.empty_like(z)
         for n in range(n_top, 0, -1):
-            k = int(np.searchsorted(-start, -n, side="right"))  # elements with start >= n
-            if k == z.size:
-                ratio = n / (z + ratio)
-            else:
-                ratio = ratio.copy()
-                ratio[:k] = n / (z[:k] + ratio[:k])
-            if n <= _TAYLOR_ORDER:
+            np.add(z, ratio, out=tmp)
+            np.divide(float(n), tmp, out=ratio)
+            if n <= order:
                 if n % 2 == 1:
-                    r_odd = ratio
+                    r_odd[...] = ratio
                 elif n >= 2:
                     # acc_{n-1} = 1 + r_n r_{n+1} t^2 / (n (n+1)) acc_{n+1}
-                    acc = 1.0 + ratio * r_odd * t2b / (n * (n + 1)) * acc
-        total = m0[bwd][order] * ratio * tb * acc  # Y r_1 t (1 + ...)
-        res = np.empty_like(total)
-        res[order] = 2.0 * total
-        out[bwd] = res
+                    np.multiply(ratio, r_odd, out=tmp)
+                    tmp *= t2b
+                    tmp *= acc
+                    tmp *= 1.0 / (n * (n + 1))
+                    np.add(tmp, 1.0, out=acc)
+        out[bwd] = 2.0 * m0[bwd] * ratio * tb * acc  # Y r_1 t (1 + ...)
     return out
 
 
-def _mills_difference(h: np.ndarray, t: np.ndarray) -> np.ndarray:
+def _mills_difference(h: np.ndarray, t: np.ndarray, fast: bool = False) -> np.ndarray:
     """D(h, t) = Y(h + t) - Y(h - t) > 0 for h <= 0 < t with h + t <= 0 (both Y terms bounded).
 
-    Also valid (series branches only) for small t with h + t > 0.
+    Also valid (series branches only) for small t with h + t > 0. ``fast``: the cheaper,
+    less accurate (~1e-14 .. 1e-11) variant (see ``_taylor_difference``).
     """
     out = np.empty_like(h)
-    series = _SERIES_RATIO * t < np.abs(h) + 1.25
+    series = (_FAST_SERIES_RATIO if fast else _SERIES_RATIO) * t < np.abs(h) + 1.25
+    if not series.any():
+        return _mills(h + t) - _mills(h - t)
     direct = ~series
     if direct.any():
         hd, td = h[direct], t[direct]
         out[direct] = _mills(hd + td) - _mills(hd - td)
-    if series.any():
-        out[series] = _taylor_difference(h[series], t[series])
+    out[series] = _taylor_difference(h[series], t[series], fast)
     return out
 
 
@@ -187,14 +197,23 @@ def _exp_neg_half_sq(x: np.ndarray, s: np.ndarray):
     return h, t, e + 0.5 * lo, ex
 
 
-def _normalised_black_parts(x: np.ndarray, s: np.ndarray) -> dict[str, np.ndarray]:
+def _normalised_black_parts(x: np.ndarray, s: np.ndarray, fast: bool = False) -> dict:
     """Normalised OTM call b(x, s) (x <= 0, s > 0, 1-d float arrays) and its companions.
 
     Returns h, t, ``b``, ``log_b`` (ln b, finite even where b underflows), ``c`` = e^{x/2} - b
     (computed without cancellation), and the ratios ``vb`` = b'(s)/b and ``vc`` = b'(s)/c where
-    b'(s) = exp(-(h^2 + t^2)/2) / sqrt(2 pi) is the normalised vega.
+    b'(s) = exp(-(h^2 + t^2)/2) / sqrt(2 pi) is the normalised vega. ``fast``: ~1e-14 ..
+    1e-11 relative instead of ~4e-15 (plain exponent, shorter series), for the solver's first
+    iterations, which one accurate evaluation then polishes.
     """
-    h, t, e, ex = _exp_neg_half_sq(x, s)
+    if fast:
+        h = x / s
+        t = 0.5 * s
+        e = 0.5 * (h * h + t * t)
+        with np.errstate(over="ignore", invalid="ignore"):
+            ex = np.exp(-e)
+    else:
+        h, t, e, ex = _exp_neg_half_sq(x, s)
     upper_exp = np.exp(0.5 * x)
     b = np.empty_like(x)
     log_b = np.empty_like(x)
@@ -203,9 +222,25 @@ def _normalised_black_parts(x: np.ndarray, s: np.ndarray) -> dict[str, np.ndarra
     vc = np.empty_like(x)
     vega = _INV_SQRT_2PI * ex
     # Mills-difference form: wherever h + t <= 0, or the series applies (small t)
-    mills_form = (h + t <= 0.0) | (_SERIES_RATIO * t < np.abs(h) + 1.25)
+    ratio = _FAST_SERIES_RATIO if fast else _SERIES_RATIO
+    mills_form = (h + t <= 0.0) | (ratio * t < np.abs(h) + 1.25)
+    if mills_form.all():
+        d = _mills_difference(h, t, fast)
+        log_d = np.log(d)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            b = vega * d
+            c = upper_exp - b
+            return {
+                "h": h,
+                "t": t,
+                "b": b,
+                "log_b": log_d - e - _LOG_SQRT_2PI,
+                "c": c,
+                "vb": 1.0 / d,
+                "vc": vega / c,
+            }
     if mills_form.any():
-        d = _mills_difference(h[mills_form], t[mills_form])
+        d = _mills_difference(h[mills_form], t[mills_form], fast)
         bb = vega[mills_form] * d
         cc = upper_exp[mills_form] - bb
         b[mills_form] = bb

@@ -150,6 +150,27 @@ def test_random_round_trip_normalised() -> None:
     assert rel.max() <= 1e-12
 
 
+def test_fast_path_and_safeguarded_loop_agree() -> None:
+    """The fast path (cheap evaluations, one accurate polish step) and the safeguarded loop
+    it falls back to (started from the initial guess) both re-price to 1e-12 relative."""
+    from python_udfs.implied_vol import _solve, _solve_robust
+
+    g = np.random.Generator(np.random.PCG64(11))
+    n = 20_000
+    s = np.exp(g.uniform(np.log(0.005 * np.sqrt(1 / 365)), np.log(5 * np.sqrt(5)), n))
+    x = -g.uniform(0, 38, n) * s * g.choice([0.0, 1.0], n, p=[0.02, 0.98])
+    beta = normalised_black_otm(x, s)
+    keep = (beta > 1e-300) & (beta < np.exp(0.5 * x))
+    x, beta = x[keep], beta[keep]
+    cbeta = np.exp(0.5 * x) - beta
+    with np.errstate(all="ignore"):
+        robust = _solve_robust(x, beta, cbeta, np.full(x.size, np.nan))
+    for s_hat in (_solve(x, beta, cbeta), robust):
+        assert np.all(np.isfinite(s_hat))
+        rel = np.abs(normalised_black_otm(x, s_hat) / beta - 1.0)
+        assert rel.max() <= 1e-12
+
+
 def test_hull_implied_vol_example() -> None:
     # Hull: European call, S=21, K=20, r=10 %, T=0.25, price 1.875 -> implied vol 23.5 %
     iv = implied_vol(1.875, 21.0, 20.0, 0.25, 0.10, 0.0, True)
