@@ -9,6 +9,7 @@ suite fail the second date and nothing downstream of the chains is materialised.
 
 from __future__ import annotations
 
+import base64
 import http.server
 import json
 import os
@@ -320,10 +321,12 @@ def test_nightly_job_end_to_end(nightly_d1, conn):
     # a placeholder until warehouse.risk provides the step (then it ran: "done")
     assert s.metadata["risk_run"]["status"] in ("not implemented yet", "done")
     assert s.metadata["intermediate/int_option_quotes_iv"]["share_quality_ok"] > 0.5
-    assert (
-        "| underlying |"
-        in s.metadata["intermediate/int_option_surface_quotes"]["atm_term_structure"]
-    )
+    surface = s.metadata["intermediate/int_option_surface_quotes"]
+    assert "| underlying |" in surface["atm_term_structure"]
+    # the surface plot: a PNG embedded in markdown (a data URI the UI renders)
+    head, _, data = surface["surface_plot"].partition("(data:image/png;base64,")
+    assert head.startswith("![") and data.endswith(")")
+    assert base64.b64decode(data[:-1])[:8] == b"\x89PNG\r\n\x1a\n"
     # quality results persisted, one row per expectation, for every suite of the run
     rows = conn.execute(
         "SELECT suite, count(*), bool_and(success), min(partition_date) "

@@ -142,12 +142,53 @@ def iv_fit_summary(conn, day: date | None) -> dict[str, Any]:
 
 
 SMILE_BUCKETS = (-0.2, -0.1, -0.05, 0.0, 0.05, 0.1, 0.2)
+PLOT_UNDERLYINGS = 6
+
+
+def _surface_plot(conn, d: date, underlyings: list[str]) -> str:
+    """The plot of :func:`surface_summary` (see orchestration.plots.surface_plot)."""
+    from orchestration.plots import surface_plot
+
+    points = conn.execute(
+        """WITH nearest AS (
+               SELECT underlying, min(expiration) AS expiration
+                 FROM intermediate.int_option_surface_quotes
+                WHERE quote_date = %(d)s AND t_years > 7.0 / 365 AND iv_mid IS NOT NULL
+                  AND underlying = ANY(%(u)s)
+                GROUP BY underlying)
+           SELECT q.underlying, q.log_moneyness, q.iv_mid
+             FROM intermediate.int_option_surface_quotes AS q
+             JOIN nearest AS n USING (underlying, expiration)
+            WHERE q.quote_date = %(d)s AND q.iv_mid IS NOT NULL AND abs(q.log_moneyness) <= 0.5
+            ORDER BY 1, 2""",
+        {"d": d, "u": underlyings},
+    ).fetchall()
+    atm = conn.execute(
+        """SELECT DISTINCT ON (underlying, expiration) underlying,
+                  round(t_years * 365.0), iv_mid
+             FROM intermediate.int_option_surface_quotes
+            WHERE quote_date = %(d)s AND iv_mid IS NOT NULL AND underlying = ANY(%(u)s)
+            ORDER BY underlying, expiration, abs(log_moneyness)""",
+        {"d": d, "u": underlyings},
+    ).fetchall()
+    smiles: dict[str, tuple[list[float], list[float]]] = {}
+    for u, k, v in points:
+        xs, ys = smiles.setdefault(u, ([], []))
+        xs.append(float(k))
+        ys.append(float(v))
+    term: dict[str, tuple[list[float], list[float]]] = {}
+    for u, days, v in atm:
+        xs, ys = term.setdefault(u, ([], []))
+        xs.append(float(days))
+        ys.append(float(v))
+    return surface_plot(smiles, term, f"closing implied vol surfaces {d.isoformat()}")
 
 
 def surface_summary(conn, day: date | None) -> dict[str, Any]:
-    """The closing surface snapshot as tables: ATM vol term structure (underlying x expiry) and
-    the smile of the nearest expiry (vol at log-moneyness buckets). Markdown: matplotlib is not a
-    dependency of the project, and a table reads in the UI as well as a chart at this size."""
+    """The closing surface snapshot: a plot (the nearest expiry's smile and the ATM term
+    structure of up to PLOT_UNDERLYINGS underlyings, PNG in markdown) and the same as tables:
+    ATM vol term structure (underlying x expiry) and the nearest expiry's vol at log-moneyness
+    buckets."""
     d = _latest_date(conn, "intermediate.int_option_surface_quotes", "quote_date", day)
     if d is None:
         return {"summary": "no rows"}
@@ -183,6 +224,7 @@ def surface_summary(conn, day: date | None) -> dict[str, Any]:
     smile_table = [[u, *(smile[u].get(k) for k in SMILE_BUCKETS)] for u in sorted(smile)[:20]]
     return {
         "quote_date": d.isoformat(),
+        "surface_plot": dg.MetadataValue.md(_surface_plot(conn, d, underlyings[:PLOT_UNDERLYINGS])),
         "atm_term_structure": dg.MetadataValue.md(
             "ATM implied vol (mid) by expiry\n\n"
             + _md_table(["underlying", *(e.isoformat() for e in expiries)], term)
