@@ -85,6 +85,7 @@ SOURCES = (
     ("raw", "option_quotes", "quote_ts", False),
     ("raw", "equity_bars", "ts", False),
     ("raw", "equity_trades", "ts", False),
+    ("raw", "news", "published_ts", False),
     ("ref", "rates", "as_of", True),
     ("ref", "earnings", None, None),
     ("ref", "instruments", None, None),
@@ -408,6 +409,78 @@ def test_pair_path_equals_python(world, conn):
         "WHERE p.decision IS NOT NULL"
     ).fetchone()
     assert n[0] == n[1] > 0
+
+
+# OU speed of the planted spreads (warehouse.sim.features.PAIR_THETA): per trading year,
+# half-life ln 2 / 175 x 252 = 1.0 session. At 40 (4.4 sessions, the earlier value) the
+# Engle-Granger test at 1 % on 60 sessions (windows of 40..60 closes) had ~10 % power, so
+# the planted pairs were rarely selected on the demo.
+PLANTED_THETA = 175.0
+
+
+@pytest.fixture(scope="module")
+def planted_pairs_market(tmp_path_factory) -> tuple[dict[str, np.ndarray], set, list[dict]]:
+    """The demo preset's market (12 names, 60 sessions, seed 7) with fast planted spreads:
+    log daily closes per symbol (the simulator's daily equity bars, what
+    int_underlying_daily_features reads), the planted pairs and their truth."""
+    import pandas as pd
+
+    import warehouse.sim.features as sim_features
+
+    out: Path = tmp_path_factory.mktemp("sim_planted_pairs")
+    assert sim_features.PAIR_THETA == PLANTED_THETA
+    simulate(out, seed=7, preset="demo", underlyings=12, days=DAYS)
+    bars = pd.concat(pd.read_parquet(f) for f in sorted((out / "equity_bars").glob("*.parquet")))
+    close = bars.pivot_table(index="ts", columns="symbol", values="close").sort_index()
+    assert len(close) == DAYS and not close.isna().any().any()
+    truth = json.loads((out / "truth/features.json").read_text())["pairs"]
+    planted = {tuple(sorted((p["lead"], p["dependent"]))) for p in truth}
+    logs = {s: np.log(close[s].to_numpy()) for s in close.columns if s != "SIMIX"}
+    return logs, planted, truth
+
+
+def test_planted_pairs_are_selected_and_entered(planted_pairs_market):
+    """The OU-pairs rules with the models' defaults (window 40..120 closes, p < 0.01, Leung-Li
+    levels) on a simulated market: the planted cointegrated pairs pass the test on most
+    days, the other pairs (same factors, no cointegration) almost never, and the planted
+    pairs are entered when their spread is beyond the Leung-Li entry level."""
+    logs, planted, truth = planted_pairs_market
+    syms = sorted(logs)
+    share = {}  # pair -> share of the tested days with p < 0.01
+    entries = {}
+    for i, a in enumerate(syms):
+        for b in syms[i + 1 :]:
+            r = signals.pair_ou_path(logs[a], logs[b])  # the models' default parameters
+            p = r["p_value"]
+            tested = np.isfinite(p)
+            assert tested.sum() == DAYS - 39  # from the 40th close on
+            share[(a, b)] = float((p[tested] < 0.01).mean())
+            sig = r["signal"]
+            entered = np.flatnonzero((sig == 1.0) | (sig == -1.0))
+            entries[(a, b)] = len(entered)
+            for k in entered:  # entries only on active rows, beyond the entry level
+                assert r["is_active"][k] == 1.0 and r["warn_cointegration"][k] == 0.0
+                if sig[k] == 1.0:
+                    assert r["long_stop"][k] < r["spread"][k] <= r["long_entry_upper"][k]
+                else:
+                    assert r["short_entry_lower"][k] <= r["spread"][k] < r["short_stop"][k]
+                assert r["expected_edge"][k] > 0.0 and 0.0 < r["strength"][k] <= 1.0
+            if (a, b) in planted:
+                # A regressed on B: the hedge ratio estimates 1 / beta (the lead sorts first)
+                lead = next(t for t in truth if {t["lead"], t["dependent"]} == {a, b})
+                assert lead["lead"] == a
+                hr = r["hedge_ratio"][tested]
+                assert np.all(np.abs(hr * lead["beta"] - 1.0) < 0.1)
+    random_shares = [s for pair, s in share.items() if pair not in planted]
+    random_mean = float(np.mean(random_shares))
+    planted_shares = [share[pair] for pair in planted]
+    # measured (seed 7): planted 0.67 and 1.0 of the 21 tested days, other 64 pairs 0.004
+    assert len(planted_shares) == 2 and len(random_shares) == 64
+    assert min(planted_shares) >= 0.5
+    assert random_mean <= 0.02
+    assert min(planted_shares) >= 20 * random_mean
+    assert all(entries[pair] >= 1 for pair in planted)  # measured: one entry each
+    assert sum(entries[pair] for pair in share if pair not in planted) <= 5
 
 
 @pytest.fixture

@@ -569,3 +569,18 @@ def test_mispriced_quotes_recorded_and_shifted(feature_run: Path) -> None:
     j = j[j["quote_date"] == j["quote_date_q"]] if "quote_date_q" in j else j
     assert len(j) >= len(m)
     assert (j["ask"] > j["bid"]).all() and (j["bid"] >= 0).all()
+
+
+def test_the_index_symbol_never_clashes_with_a_stock() -> None:
+    """With more than 231 names symbol_for(231) is SIMIX too: that stock gets another ticker."""
+    from warehouse.sim import features
+    from warehouse.sim.universe import draw_universe, symbol_for
+
+    assert symbol_for(231) == features.INDEX_SYMBOL
+    n = 240
+    u = draw_universe(1, n + 1)
+    feat = features.setup(u, 1, n, index=True, n_pairs=0)
+    assert u.symbols[feat.index_k] == features.INDEX_SYMBOL
+    assert u.symbols.count(features.INDEX_SYMBOL) == 1
+    assert len(set(u.symbols)) == n + 1
+    assert u.symbols[231] == symbol_for(n + 1)

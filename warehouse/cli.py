@@ -108,7 +108,7 @@ def _udfs(ns: argparse.Namespace) -> int:
 def _demo(ns: argparse.Namespace) -> int:
     from warehouse.demo import run_demo
 
-    return run_demo(preset=ns.preset, seed=ns.seed, real=not ns.no_real)
+    return run_demo(preset=ns.preset, seed=ns.seed, real=not ns.no_real, nights=ns.nights)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -229,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--preset", default="demo")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--no-real", action="store_true", help="skip the real samples folder")
+    demo.add_argument(
+        "--nights", type=int, default=2, help="run the last N sessions' nights (default 2)"
+    )
     demo.set_defaults(func=_demo)
 
     from warehouse.execution.commands import add_execution_commands

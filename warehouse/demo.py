@@ -15,6 +15,7 @@ from pathlib import Path
 from warehouse.config import settings
 from warehouse.db.connect import connect
 from warehouse.loaders.engine import LoadReport, load_path
+from warehouse.sim.presets import simulation_is_current
 from warehouse.summary import print_summary
 
 # (source, path relative to the real samples folder), in load order: reference data first.
@@ -53,29 +54,23 @@ def _done(t0: float, reports: list[LoadReport] | None = None) -> None:
     print(f"   done in {time.perf_counter() - t0:.1f}s{extra}", flush=True)
 
 
-def _simulated_with_current_preset(out: Path, preset: str) -> bool:
-    """True when ``out`` holds a finished simulation made with this code's preset values."""
-    from warehouse.sim.presets import PRESETS
-
-    manifest = out / "manifest.json"
-    if not manifest.exists():
-        return False
-    stored = json.loads(manifest.read_text()).get("arguments", {}).get("preset_values")
-    return stored == PRESETS[preset].as_dict()
-
-
 def simulated_dir(preset: str, seed: int) -> Path:
     return settings().var_dir / "sim" / f"{preset}-seed{seed}"
 
 
-def run_demo(preset: str = "demo", seed: int = 7, real: bool = True) -> int:
+def run_demo(preset: str = "demo", seed: int = 7, real: bool = True, nights: int = 2) -> int:
+    """Simulate, load, deploy, build, then run the last ``nights`` sessions' nights through
+    Dagster one after the other (the first night starts from the seeded demo book; each
+    later night sees the positions the previous night's fills left)."""
+    if nights < 1:
+        raise ValueError(f"nights must be >= 1, got {nights}")
     from warehouse import sim
     from warehouse.dbt import run_dbt
 
     t_start = time.perf_counter()
     out = simulated_dir(preset, seed)
     t0 = _stage(f"simulate preset={preset} seed={seed} -> {out}")
-    if _simulated_with_current_preset(out, preset):
+    if simulation_is_current(out, preset):
         print("   already simulated (same arguments, same bytes)")
     else:
         if out.exists():
@@ -115,7 +110,17 @@ def run_demo(preset: str = "demo", seed: int = 7, real: bool = True) -> int:
         print("   dbt build FAILED (see above)")
 
     if code == 0:
-        code = _night(_last_session(out))
+        sessions = _last_sessions(out, nights)
+        t0 = _stage(f"seed the demo book (ops.positions) as of {sessions[0]}")
+        from warehouse.risk.demo_book import seed_demo_book
+
+        with connect("pipeline") as conn:
+            book = seed_demo_book(conn, sessions[0])
+            conn.commit()
+        print(f"   {book}")
+        _done(t0)
+        for session in sessions:
+            code = _night(session) or code
 
     with connect("pipeline") as conn:
         print_summary(conn)
@@ -127,27 +132,27 @@ def run_demo(preset: str = "demo", seed: int = 7, real: bool = True) -> int:
     return code
 
 
-def _last_session(sim_dir: Path) -> date:
-    """The simulated market's last session (its manifest's end date)."""
+def _last_sessions(sim_dir: Path, n: int) -> list[date]:
+    """The simulated market's last ``n`` sessions (up to its manifest's end date), oldest
+    first."""
     manifest = json.loads((sim_dir / "manifest.json").read_text())
-    return date.fromisoformat(manifest["end_date"])
+    end = date.fromisoformat(manifest["end_date"])
+    with connect("pipeline") as conn:
+        rows = conn.execute(
+            "SELECT session_date FROM ref.trading_calendar WHERE session_date <= %s "
+            "ORDER BY session_date DESC LIMIT %s",
+            (end, n),
+        ).fetchall()
+    return sorted(r[0] for r in rows)
 
 
 def _night(session: date) -> int:
-    """The night of ``session``: seed the demo book, run the nightly job through Dagster
-    (loads, UDFs, dbt models with their checks and GX gates, risk, ranking, outbox), then show
-    the circuit breaker and drain the outbox with the execution worker into paper fills."""
+    """The night of ``session``: run the nightly job through Dagster (loads, UDFs, dbt models
+    with their checks and GX gates, risk, ranking, outbox), then show the circuit breaker and
+    drain the outbox with the execution worker into paper fills."""
     from orchestration.nightly import run_nightly
     from warehouse.execution.settings import WorkerConfig
     from warehouse.execution.worker import Worker
-    from warehouse.risk.demo_book import seed_demo_book
-
-    t0 = _stage(f"seed the demo book (ops.positions) as of {session}")
-    with connect("pipeline") as conn:
-        book = seed_demo_book(conn, session)
-        conn.commit()
-    print(f"   {book}")
-    _done(t0)
 
     t0 = _stage(f"the night of {session} through Dagster (orchestration.nightly.run_nightly)")
     summary = run_nightly(session.isoformat())
@@ -179,7 +184,9 @@ def _night(session: date) -> int:
         fills = conn.execute("SELECT count(*) FROM ops.fills").fetchone()[0]
         orders = conn.execute(
             "SELECT o.state, i.underlying, i.structure, o.reason FROM ops.orders AS o "
-            "JOIN ops.order_intents AS i USING (intent_id) ORDER BY i.underlying, i.structure"
+            "JOIN ops.order_intents AS i USING (intent_id) WHERE i.as_of = %s "
+            "ORDER BY i.underlying, i.structure",
+            (session,),
         ).fetchall()
     print(f"   worker exit {drained}; outbox {dict(rows)}; fills {fills}")
     for state, underlying, structure, why in orders:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, replace
 from datetime import date
+from pathlib import Path
 
 DEFAULT_START = date(2024, 1, 2)
 
@@ -34,6 +36,8 @@ class Preset:
         for name in FEATURE_FLAGS:
             if d[name] == _FEATURE_DEFAULTS[name]:
                 del d[name]
+        if self.has_features:  # a cached run made by an older feature code is not current
+            d["features_version"] = FEATURES_VERSION
         return d
 
     @property
@@ -42,6 +46,8 @@ class Preset:
 
 
 FEATURE_FLAGS = ("index_underlying", "cointegrated_pairs", "mispriced_share")
+# bumped whenever the features' output changes (2: pair half-life 1 session, no SIMIX clash)
+FEATURES_VERSION = 2
 _FEATURE_DEFAULTS = {"index_underlying": False, "cointegrated_pairs": 0, "mispriced_share": 0.0}
 
 
@@ -101,3 +107,13 @@ def resolve(name: str, underlyings: int | None = None, days: int | None = None) 
             raise ValueError("--days must be >= 1")
         preset = replace(preset, days=days)
     return preset
+
+
+def simulation_is_current(out: Path, preset: str) -> bool:
+    """True when ``out`` holds a finished simulation made with this code's ``preset`` values
+    (its manifest's ``preset_values``, which include FEATURES_VERSION when features are on)."""
+    manifest = out / "manifest.json"
+    if not manifest.exists():
+        return False
+    stored = json.loads(manifest.read_text()).get("arguments", {}).get("preset_values")
+    return stored == PRESETS[preset].as_dict()
