@@ -641,6 +641,14 @@ def test_reconcile_reports_differences(ops):
     broker = paper()
     with worker_conn() as wc:
         assert reconcile(wc, broker).ok
+        # a book written without fills (an account that never traded) is not compared
+        wc.execute(
+            "INSERT INTO ops.positions (account, instrument, quantity, avg_price, multiplier) "
+            "VALUES ('seeded', %s, 3, 1.0, 100)",
+            (EXA_C,),
+        )
+        seeded = reconcile(wc, broker)
+        assert seeded.ok and seeded.untraded_positions == 1, seeded.summary()
         oid, cid = wc.execute(
             "SELECT broker_order_id, client_order_id FROM ops.broker_paper_orders LIMIT 1"
         ).fetchone()

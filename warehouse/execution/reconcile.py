@@ -10,6 +10,11 @@ Differences reported (``kind``):
 * ``fill_missing_in_warehouse`` / ``fill_missing_at_broker`` / ``fill_mismatch``;
 * ``position`` - positions implied by the broker's fills vs ``ops.positions``;
 * ``position_vs_fills`` - ``ops.positions`` vs a replay of ``ops.fills`` (internal check).
+
+Positions are compared for the accounts that trade: those with an order at the broker or a
+fill in the warehouse. Books written to ``ops.positions`` without fills (the demo book, an
+opening balance) have nothing to reconcile against; they are counted in the summary
+(``untraded_positions``), not reported as differences.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ class ReconcileReport:
     broker_fills: int = 0
     warehouse_fills: int = 0
     positions: int = 0
+    untraded_positions: int = 0  # positions of accounts without orders or fills (not compared)
     differences: list[Difference] = field(default_factory=list)
 
     @property
@@ -58,7 +64,13 @@ class ReconcileReport:
         head = (
             f"reconcile: {self.broker_orders} broker orders, {self.warehouse_orders} warehouse "
             f"orders, {self.broker_fills}/{self.warehouse_fills} fills (broker/warehouse), "
-            f"{self.positions} positions: "
+            f"{self.positions} positions"
+            + (
+                f" ({self.untraded_positions} of accounts without orders or fills, not compared)"
+                if self.untraded_positions
+                else ""
+            )
+            + ": "
         )
         if self.ok:
             return head + "no differences"
@@ -109,6 +121,10 @@ def reconcile(conn: psycopg.Connection, broker: Broker) -> ReconcileReport:
         }
     report.broker_orders, report.warehouse_orders = len(b_orders), len(w_orders)
     report.warehouse_fills, report.positions = len(w_fills), len(w_positions)
+    traded = {bo.account for bo in b_orders.values()} | {r[0] for r in w_fill_rows}
+    untraded = {k for k in w_positions if k[0] not in traded}
+    report.untraded_positions = len(untraded)
+    w_positions = {k: v for k, v in w_positions.items() if k not in untraded}
     diffs = report.differences
 
     for cid, bo in b_orders.items():
