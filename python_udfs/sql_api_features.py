@@ -1,7 +1,9 @@
-"""SQL registry of the underlying-feature functions (``python_udfs.features``).
+"""SQL registry of the underlying-feature functions (``python_udfs.features``,
+``python_udfs.news_sentiment``).
 
 Appended to ``python_udfs.sql_api`` (its ``EXTENSIONS``): two batch functions, each called once
-per symbol (or per symbol and batch of days) by the ``int_underlying_*`` dbt models.
+per symbol (or per symbol and batch of days) by the ``int_underlying_*`` dbt models, and the
+headline sentiment scorer, called once per session by ``int_news_sentiment_daily``.
 
 - ``quant.underlying_daily_features(open_, high, low, close, volume)``: one symbol's daily
   bars ordered by trade date -> ``quant.underlying_daily_features_arrays`` (one float8[] per
@@ -13,11 +15,18 @@ per symbol (or per symbol and batch of days) by the ``int_underlying_*`` dbt mod
   counts plus the days' 1-minute bar closes / trade prices concatenated ->
   ``quant.underlying_intraday_rv_arrays`` (one float8[] per field, one element per day), in
   decimal^2 per session (not annualised).
+- ``quant.headline_sentiment_batch(headlines jsonb)``: a JSON array of headline texts (e.g.
+  ``to_jsonb(array_agg(headline ORDER BY ...))``, one session's) -> ``float8[]`` of lexicon
+  sentiment scores in [-1, 1] (``python_udfs.news_sentiment``), called once per session by
+  ``int_news_sentiment_daily``. The texts travel as jsonb because the batch adapters move
+  float8 / boolean array images only; a JSON array of strings is decoded in one
+  ``json.loads``.
 """
 
 from __future__ import annotations
 
 from python_udfs.features import DAILY_FEATURES, INTRADAY_FIELDS
+from python_udfs.news_sentiment import NEUTRAL_BAND, SMOOTHING_K
 from python_udfs.sql_api import Arg, CompositeType, Function
 
 __all__ = ["FUNCTIONS", "TYPES"]
@@ -61,6 +70,15 @@ TYPES: tuple[CompositeType, ...] = (
 )
 
 _PX = "per share, one element per trade date in date order"
+
+_SENTIMENT_UNITS = (
+    "Finance-lexicon headline sentiment, dimensionless in [-1, 1]: s = (P - N) / (P + N + "
+    f"{SMOOTHING_K:g}) with P / N the summed weights of the positive / negative finance words "
+    "and phrases of the headline (1 each, 2 for strong words such as plunge or soar; a "
+    "signed percentage move counts 1), after negation (not, no, never, without, n't, fails "
+    "to ... flip the next 3 words); 0 without evidence; a NULL or JSON null text gives a "
+    f"NULL element. Neutral band |s| <= {NEUTRAL_BAND:g} (positive above, negative below)."
+)
 
 FUNCTIONS: tuple[Function, ...] = (
     Function(
@@ -106,6 +124,23 @@ FUNCTIONS: tuple[Function, ...] = (
         "closes / trades in bar_close / tick_price (no NULLs; counts must sum to the lengths). "
         "Returns one element per day. " + _INTRADAY_UNITS,
         batch=True,
+        cost=1000000,
+    ),
+    Function(
+        "headline_sentiment_batch",
+        (
+            Arg(
+                "headlines",
+                "jsonb",
+                "JSON array of headline texts (strings or null), e.g. "
+                "to_jsonb(array_agg(headline ORDER BY ...))",
+            ),
+        ),
+        "float8[]",
+        "python_udfs.news_sentiment:headline_sentiment",
+        "Sentiment of a batch of headlines (one call per batch, e.g. one session's headlines): "
+        "a float8[] with one score per element of the JSON array, in its order; unnest WITH "
+        "ORDINALITY next to the headline ids. " + _SENTIMENT_UNITS,
         cost=1000000,
     ),
 )

@@ -54,10 +54,12 @@ REL = 1e-9
 SOURCES = (
     ("raw", "option_quotes", "quote_ts", False),
     ("raw", "equity_bars", "ts", False),
+    ("raw", "news", "published_ts", False),
     ("ref", "rates", "as_of", True),
     ("ref", "earnings", None, None),
     ("ref", "instruments", None, None),
     ("ref", "option_contracts", None, None),
+    ("ref", "trading_calendar", None, None),
 )
 
 

@@ -18,6 +18,11 @@
 {%- set pcr_z_days = 60 -%}
 {%- set oi_trend_days = 5 -%}
 {%- set rv_days = 20 -%}
+{#- news: the 5-session window (sessions of ref.trading_calendar, today included) and the
+    sentiment z-score over the previous 60 rows, needing 20 of them with headlines -#}
+{%- set news_days = 5 -%}
+{%- set news_z_days = 60 -%}
+{%- set news_z_min = 20 -%}
 {#- rows of history kept before the rebuild window: the longest lookback (252-day IV
     percentile: the 252 previous rows) and one spare -#}
 {%- set history_rows = 253 -%}
@@ -31,10 +36,13 @@
 -- and earnings numerics in python_udfs), fct_standardized_surface (constant-maturity IVs at
 -- the IvyDB grid), fct_atm_term_structure (the SVI-based constant-maturity ATM vols, in ONE
 -- CTE, atm_term_structure), int_underlying_daily_features
--- (closes, 5-day return, GARCH forecast) and two history functions: quant.iv_rank_percentile
--- (python_udfs.iv_stats) and quant.realized_vol_cc (python_udfs.realized).
+-- (closes, 5-day return, GARCH forecast), int_news_sentiment_daily (headline counts and
+-- sentiment per session, python_udfs.news_sentiment) and two history functions:
+-- quant.iv_rank_percentile (python_udfs.iv_stats) and quant.realized_vol_cc
+-- (python_udfs.realized).
 -- Point in time: a row of date D reads the snapshot of D and rows of dates <= D only (lag,
--- rolling windows over preceding rows, point-in-time history functions).
+-- rolling windows over preceding rows, point-in-time history functions); its news columns
+-- count the headlines published before D's close (int_news_sentiment_daily).
 -- Incremental: rebuilds the trailing `incremental_lookback_days` dates (delete+insert); the
 -- rolling parts read the {{ history_rows }} rows before the window too, so a rebuilt row
 -- equals the full build's.
@@ -161,6 +169,48 @@ realized as (
     ) as u (trade_date, rv)
 ),
 
+news_daily as (
+    -- headline counts and mean sentiment per session (python_udfs.news_sentiment)
+    select
+        n.underlying,
+        n.trade_date,
+        n.headline_count,
+        n.sentiment_mean,
+        n.sentiment_sum,
+        n.positive_count,
+        n.negative_count,
+        n.earnings_count
+    from {{ ref('int_news_sentiment_daily') }} as n
+    where
+        n.trade_date >= (select min(chain.quote_date) from chain) - 14
+        and n.underlying in (select distinct chain.underlying from chain)
+),
+
+news_windows as (
+    -- each session with the first session of its {{ news_days }}-session news window
+    select
+        session_date,
+        lag(session_date, {{ news_days - 1 }}) over (order by session_date) as from_date
+    from {{ ref('stg_ref__trading_calendars') }}
+),
+
+news_5d as (
+    -- headlines of the last {{ news_days }} sessions up to and including the row's date
+    select
+        c.underlying,
+        c.quote_date,
+        sum(n.headline_count) as news_count_5d,
+        sum(n.sentiment_sum) / nullif(sum(n.headline_count), 0) as news_sentiment_5d
+    from chain as c
+    inner join news_windows as w
+        on c.quote_date = w.session_date
+    inner join news_daily as n
+        on
+            c.underlying = n.underlying
+            and n.trade_date between w.from_date and c.quote_date
+    group by c.underlying, c.quote_date
+),
+
 iv_history as (
     -- IV rank / percentile of the 30-day ATM IV over 21 and 252 rows (python_udfs.iv_stats)
     select
@@ -238,7 +288,14 @@ joined as (
         b.close_price,
         b.ret_5d,
         b.garch_forecast_1d,
-        rv.rv as rv_cc_20d
+        rv.rv as rv_cc_20d,
+        coalesce(nd.headline_count, 0) as news_count,
+        coalesce(nd.positive_count, 0) as news_positive_count,
+        coalesce(nd.negative_count, 0) as news_negative_count,
+        coalesce(nd.earnings_count, 0) as news_earnings_count,
+        nd.sentiment_mean as news_sentiment,
+        coalesce(n5.news_count_5d, 0) as news_count_5d,
+        n5.news_sentiment_5d
     from chain as c
     left join atm_term_structure as a
         on
@@ -260,6 +317,14 @@ joined as (
         on
             c.underlying = rv.symbol
             and c.quote_date = rv.trade_date
+    left join news_daily as nd
+        on
+            c.underlying = nd.underlying
+            and c.quote_date = nd.trade_date
+    left join news_5d as n5
+        on
+            c.underlying = n5.underlying
+            and c.quote_date = n5.quote_date
 ),
 
 rolled as (
@@ -278,7 +343,10 @@ rolled as (
         count(j.pcr_oi) over pcr_window as pcr_oi_n,
         avg(j.pcr_volume) over pcr_window as pcr_volume_mean,
         stddev_samp(j.pcr_volume) over pcr_window as pcr_volume_sd,
-        count(j.pcr_volume) over pcr_window as pcr_volume_n
+        count(j.pcr_volume) over pcr_window as pcr_volume_n,
+        avg(j.news_sentiment) over news_window as news_sentiment_hist_mean,
+        stddev_samp(j.news_sentiment) over news_window as news_sentiment_hist_sd,
+        count(j.news_sentiment) over news_window as news_sentiment_hist_n
     from joined as j
     window
         by_date as (partition by j.underlying order by j.trade_date),
@@ -287,6 +355,9 @@ rolled as (
         ),
         pcr_window as (
             by_date rows between {{ pcr_z_days }} preceding and 1 preceding
+        ),
+        news_window as (
+            by_date rows between {{ news_z_days }} preceding and 1 preceding
         )
 ),
 
@@ -298,6 +369,8 @@ features as (
         (r.pcr_volume - r.pcr_volume_mean) / nullif(r.pcr_volume_sd, 0)
             as pcr_volume_zscore_raw,
         r.total_oi / nullif(r.total_oi_trend_base, 0) - 1 as oi_change_trend_pct,
+        (r.news_sentiment - r.news_sentiment_hist_mean) / nullif(r.news_sentiment_hist_sd, 0)
+            as news_sentiment_zscore_raw,
         (r.gamma_flip - r.spot) / nullif(r.spot * r.iv_atm_30d / sqrt(252.0), 0)
             as gamma_flip_distance_sd
     from rolled as r
@@ -397,6 +470,17 @@ select
             then quant.ex_event_vol(f.iv_atm_30d, 30 / 365.0, f.earnings_event_variance)
         else f.iv_atm_30d
     end as ex_earnings_iv_30d,
+    -- news
+    f.news_count,
+    f.news_positive_count,
+    f.news_negative_count,
+    f.news_earnings_count,
+    f.news_sentiment,
+    f.news_count_5d,
+    f.news_sentiment_5d,
+    case
+        when f.news_sentiment_hist_n >= {{ news_z_min }} then f.news_sentiment_zscore_raw
+    end as news_sentiment_z_60d,
     -- composite signals
     f.ret_5d,
     case
