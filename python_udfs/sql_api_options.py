@@ -13,7 +13,11 @@ once per underlying on its daily history (``iv_rank_percentile``, ``realized_vol
 - ``quant.ex_event_vol(iv, t, event_variance)``: implied vol with the event variance removed;
 - ``quant.iv_rank_percentile(iv[])`` (batch, one element per trading day in date order) ->
   ``quant.iv_rank_percentile_arrays`` (IV rank and IV percentile over 21 and 252 days);
-- ``quant.realized_vol_cc(close[], window_days)``: rolling close-to-close vol.
+- ``quant.realized_vol_cc(close[], window_days)``: rolling close-to-close vol;
+- ``quant.option_quote_slice_batch(...)`` -> ``quant.option_quote_slice_arrays``: everything
+  ``int_option_quotes_iv`` computes per (underlying, quote time) slice in ONE call (zero rate,
+  parity forward and yield, bid/mid/ask implied vols, mid status and greeks, European or
+  American per option), instead of eight chained batch calls that each re-transfer the slice.
 
 Whole-array arguments of the scalar functions must not contain NULL elements: pass 'NaN' for
 an unknown value (the numerics skip non-finite elements).
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 from python_udfs.iv_stats import WINDOWS as IV_WINDOWS
 from python_udfs.options_features import EARNINGS_FIELDS, POSITIONING_FIELDS
+from python_udfs.quote_slice import SLICE_FIELDS
 from python_udfs.sql_api import Arg, CompositeType, Function
 
 __all__ = ["FUNCTIONS", "TYPES"]
@@ -79,9 +84,49 @@ TYPES: tuple[CompositeType, ...] = (
         "IV rank and IV percentile of one daily IV history (quant.iv_rank_percentile), one "
         "array per field in input (trading day) order, fractions 0..1.",
     ),
+    CompositeType(
+        "option_quote_slice_arrays",
+        tuple((f, "float8[]") for f in SLICE_FIELDS),
+        "Per-quote outputs of one (underlying, quote time) slice "
+        "(quant.option_quote_slice_batch), one array per field in input order: rate (zero "
+        "rate at t, continuous decimal), forward (parity fit of the expiry, per share), "
+        "implied_q (continuous decimal per year), n_pairs, iv_bid / iv_mid / iv_ask (decimal "
+        "per sqrt(year)), iv_status (status code of the mid inversion: 0 ok, 1 "
+        "nonpositive_input, 2 below_intrinsic, 3 above_upper_bound; NULL when not evaluated) "
+        "and the BSM greeks at iv_mid (units as quant.greeks).",
+    ),
 )
 
 FUNCTIONS: tuple[Function, ...] = (
+    Function(
+        "option_quote_slice_batch",
+        (
+            Arg("grp", "float8[]", "expiry group key per option (e.g. expiration epoch days)"),
+            Arg("strike", "float8[]", "strike per share"),
+            Arg("is_call", "boolean[]", "true = call, false = put"),
+            Arg("is_american", "boolean[]", "true = American exercise (tree implied vol)"),
+            Arg("bid", "float8[]", "bid per share ('NaN' = none)"),
+            Arg("ask", "float8[]", "ask per share ('NaN' = none)"),
+            Arg("mid", "float8[]", "mid per share ('NaN' = none)"),
+            Arg("spread", "float8[]", "ask - bid per share ('NaN' = unknown)"),
+            Arg("t", "float8[]", "years to settlement (ACT/365)"),
+            Arg("spot", "float8[]", "underlying price per share ('NaN' = unknown)"),
+            _arr("tenor_days", "zero curve tenors, calendar days (one curve, ascending)"),
+            _arr("zero_rates", "zero rate at each tenor, continuous decimal"),
+        ),
+        "quant.option_quote_slice_arrays",
+        "python_udfs.quote_slice:option_quote_slice",
+        "Everything int_option_quotes_iv computes for ONE (underlying, quote time) slice in one "
+        "call (python_udfs.quote_slice.option_quote_slice): zero rate at each t (as "
+        "quant.zero_rate_batch), put-call-parity forward and implied yield per expiry (as "
+        "quant.implied_forward_batch over the two-sided quotes), bid/mid/ask implied vols "
+        "(BSM with the parity yield, or the American tree where is_american), the status code "
+        "of the mid inversion and the BSM greeks at the mid vol; same results as those chained "
+        "batch calls. Pass 'NaN', not NULL, for a missing quote or spot (a NULL element gives "
+        "NULL outputs for the whole option). Expand in FROM: CROSS JOIN LATERAL "
+        "quant.option_quote_slice_batch(...) o.",
+        batch=True,
+    ),
     Function(
         "options_positioning",
         (

@@ -16,9 +16,11 @@
 -- One row per option quote (contract_symbol, quote_ts) with the time to settlement, the
 -- point-in-time zero rate, the put-call-parity forward and implied dividend yield of its
 -- expiry, bid/mid/ask implied vols, the greeks at the mid vol and a quality flag.
--- Every formula runs in python_udfs through the quant SQL API, one call per function and
--- (underlying, quote_ts) slice: the slice's quotes are aggregated into arrays, the batch
--- functions are chained with lateral joins, and the results unnested WITH ORDINALITY.
+-- Every formula runs in python_udfs through the quant SQL API, ONE call per (underlying,
+-- quote_ts) slice: the slice's quotes are aggregated into arrays, quant.option_quote_slice_batch
+-- computes the zero rates, the parity fit, the bid/mid/ask vols (BSM, or the American tree),
+-- the mid status and greeks in one pass (one transfer of the slice, the mid solved once, no
+-- bid solved where bid <= 0), and the results are unnested WITH ORDINALITY.
 -- Pre-hooks (this transaction only): work_mem so the slice sort does not spill, and no
 -- parallel plan (a PL/Python UDF's first call in a session imports the package with SPI,
 -- which fails inside a parallel CREATE TABLE AS / INSERT: "cannot start commands during a
@@ -55,7 +57,9 @@ quotes as (
         vendor_iv
     from {{ ref('stg_raw__option_quotes') }}
     -- on quote_ts: TimescaleDB skips the older raw chunks at run time
-    where quote_ts >= (select rebuild_window.from_ts from rebuild_window)
+    where
+        quote_ts >= (select rebuild_window.from_ts from rebuild_window)
+        {{ watch_list_filter('underlying') }}
 ),
 
 contracts as (
@@ -129,13 +133,13 @@ slices as (
         quote_ts,
         quote_date,
         min(spot) as spot,
-        count(*)::integer as n_options,
         array_agg(contract_symbol order by contract_symbol) as contract_symbol,
         array_agg(expiration order by contract_symbol) as expiration,
         array_agg(strike order by contract_symbol) as strike,
         array_agg(option_right order by contract_symbol) as option_right,
         array_agg(option_right = 'C' order by contract_symbol) as is_call,
         array_agg(exercise_style order by contract_symbol) as exercise_style,
+        array_agg(exercise_style = 'A' order by contract_symbol) as is_american,
         array_agg(settlement order by contract_symbol) as settlement,
         array_agg(settlement_ts order by contract_symbol) as settlement_ts,
         array_agg(t_years order by contract_symbol) as t_years,
@@ -145,28 +149,14 @@ slices as (
         array_agg(spread order by contract_symbol) as spread,
         array_agg(relative_spread order by contract_symbol) as relative_spread,
         array_agg(vendor_iv order by contract_symbol) as vendor_iv,
-        -- parity fit inputs: expiry key, two-sided mids only (NaN = left out of the fit)
+        -- the function's inputs: expiry key of the parity fit, quotes with NaN for none
         array_agg((expiration - date '2000-01-01')::double precision order by contract_symbol)
             as expiry_key,
-        array_agg(
-            case when bid > 0 and ask > 0 then mid else 'NaN'::double precision end
-            order by contract_symbol
-        ) as fit_price,
+        array_agg(coalesce(bid, 'NaN'::double precision) order by contract_symbol) as bid_nan,
+        array_agg(coalesce(ask, 'NaN'::double precision) order by contract_symbol) as ask_nan,
+        array_agg(coalesce(mid, 'NaN'::double precision) order by contract_symbol) as mid_nan,
         array_agg(coalesce(spread, 'NaN'::double precision) order by contract_symbol)
-            as fit_spread,
-        -- prices per pricing model (NULL elements are skipped by the batch functions)
-        array_agg(case when exercise_style != 'A' then bid end order by contract_symbol)
-            as eu_bid,
-        array_agg(case when exercise_style != 'A' then mid end order by contract_symbol)
-            as eu_mid,
-        array_agg(case when exercise_style != 'A' then ask end order by contract_symbol)
-            as eu_ask,
-        array_agg(case when exercise_style = 'A' then bid end order by contract_symbol)
-            as am_bid,
-        array_agg(case when exercise_style = 'A' then mid end order by contract_symbol)
-            as am_mid,
-        array_agg(case when exercise_style = 'A' then ask end order by contract_symbol)
-            as am_ask
+            as spread_nan
     from inputs
     group by underlying, quote_ts, quote_date
 ),
@@ -200,83 +190,23 @@ solved as (
             curves.source asc
         limit 1
     ) as date_curves on true
+    -- the whole slice in one call: zero rate, parity forward and yield, bid/mid/ask vols
+    -- (BSM, or the American tree), mid status and greeks
     cross join
-        lateral quant.zero_rate_batch(
-            date_curves.tenor_days, date_curves.zero_rates, slices.t_years
-        ) as zr (r)
-    cross join
-        lateral quant.implied_forward_batch(
+        lateral quant.option_quote_slice_batch(
             slices.expiry_key,
             slices.strike,
             slices.is_call,
-            slices.fit_price,
-            slices.fit_spread,
-            array[slices.spot],
+            slices.is_american,
+            slices.bid_nan,
+            slices.ask_nan,
+            slices.mid_nan,
+            slices.spread_nan,
             slices.t_years,
-            zr.r
-        ) as pf
-    -- European: mid vol and greeks in one call, bid and ask vols concatenated in one call
-    cross join
-        lateral quant.implied_vol_greeks_batch(
-            slices.eu_mid,
-            array[slices.spot],
-            slices.strike,
-            slices.t_years,
-            zr.r,
-            pf.implied_q,
-            slices.is_call
-        ) as eg
-    cross join
-        lateral quant.implied_vol_batch(
-            slices.eu_bid || slices.eu_ask,
-            array[slices.spot],
-            slices.strike || slices.strike,
-            slices.t_years || slices.t_years,
-            zr.r || zr.r,
-            pf.implied_q || pf.implied_q,
-            slices.is_call || slices.is_call
-        ) as eba (iv)
-    cross join
-        lateral quant.implied_vol_status_batch(
-            slices.eu_mid,
-            array[slices.spot],
-            slices.strike,
-            slices.t_years,
-            zr.r,
-            pf.implied_q,
-            slices.is_call
-        ) as es (status)
-    -- American: bid, mid and ask in one call (all-NULL and cheap for European slices)
-    cross join
-        lateral quant.american_implied_vol_batch(
-            slices.am_bid || slices.am_mid || slices.am_ask,
-            array[slices.spot],
-            slices.strike || slices.strike || slices.strike,
-            slices.t_years || slices.t_years || slices.t_years,
-            zr.r || zr.r || zr.r,
-            pf.implied_q || pf.implied_q || pf.implied_q,
-            slices.is_call || slices.is_call || slices.is_call
-        ) as av (iv)
-    cross join
-        lateral quant.american_implied_vol_status_batch(
-            slices.am_mid,
-            array[slices.spot],
-            slices.strike,
-            slices.t_years,
-            zr.r,
-            pf.implied_q,
-            slices.is_call
-        ) as ast (status)
-    cross join
-        lateral quant.bs_greeks_batch(
-            array[slices.spot],
-            slices.strike,
-            slices.t_years,
-            zr.r,
-            pf.implied_q,
-            av.iv[slices.n_options + 1:2 * slices.n_options],
-            slices.is_call
-        ) as ag
+            array[coalesce(slices.spot, 'NaN'::double precision)],
+            date_curves.tenor_days,
+            date_curves.zero_rates
+        ) as o
     cross join lateral unnest(
         slices.contract_symbol,
         slices.expiration,
@@ -292,34 +222,22 @@ solved as (
         slices.spread,
         slices.relative_spread,
         slices.vendor_iv,
-        zr.r,
-        pf.forward,
-        pf.implied_q,
-        pf.n_pairs,
-        eba.iv[1:slices.n_options],
-        eba.iv[slices.n_options + 1:2 * slices.n_options],
-        es.status,
-        eg.iv,
-        eg.delta,
-        eg.gamma,
-        eg.vega,
-        eg.theta,
-        eg.rho,
-        eg.vanna,
-        eg.volga,
-        eg.charm,
-        av.iv[1:slices.n_options],
-        av.iv[slices.n_options + 1:2 * slices.n_options],
-        av.iv[2 * slices.n_options + 1:3 * slices.n_options],
-        ast.status,
-        ag.delta,
-        ag.gamma,
-        ag.vega,
-        ag.theta,
-        ag.rho,
-        ag.vanna,
-        ag.volga,
-        ag.charm
+        o.rate,
+        o.forward,
+        o.implied_q,
+        o.n_pairs,
+        o.iv_bid,
+        o.iv_mid,
+        o.iv_ask,
+        o.iv_status,
+        o.delta,
+        o.gamma,
+        o.vega,
+        o.theta,
+        o.rho,
+        o.vanna,
+        o.volga,
+        o.charm
     ) with ordinality as u (
         contract_symbol,
         expiration,
@@ -339,30 +257,18 @@ solved as (
         forward,
         implied_dividend_yield,
         n_parity_pairs,
-        eu_iv_bid,
-        eu_iv_ask,
-        eu_iv_status,
-        eu_iv_mid,
-        eu_delta,
-        eu_gamma,
-        eu_vega,
-        eu_theta,
-        eu_rho,
-        eu_vanna,
-        eu_volga,
-        eu_charm,
-        am_iv_bid,
-        am_iv_mid,
-        am_iv_ask,
-        am_iv_status,
-        am_delta,
-        am_gamma,
-        am_vega,
-        am_theta,
-        am_rho,
-        am_vanna,
-        am_volga,
-        am_charm,
+        iv_bid,
+        iv_mid,
+        iv_ask,
+        iv_status_code,
+        delta,
+        gamma,
+        vega,
+        theta,
+        rho,
+        vanna,
+        volga,
+        charm,
         ord
     )
 ),
@@ -394,18 +300,26 @@ merged as (
         n_parity_pairs::integer as n_parity_pairs,
         ln(strike / forward) as log_moneyness,
         case when exercise_style = 'A' then 'american_tree' else 'european_bsm' end as iv_model,
-        case when exercise_style = 'A' then am_iv_bid else eu_iv_bid end as iv_bid,
-        case when exercise_style = 'A' then am_iv_mid else eu_iv_mid end as iv_mid,
-        case when exercise_style = 'A' then am_iv_ask else eu_iv_ask end as iv_ask,
-        case when exercise_style = 'A' then am_iv_status else eu_iv_status end as iv_status,
-        case when exercise_style = 'A' then am_delta else eu_delta end as delta,
-        case when exercise_style = 'A' then am_gamma else eu_gamma end as gamma,
-        case when exercise_style = 'A' then am_vega else eu_vega end as vega,
-        case when exercise_style = 'A' then am_theta else eu_theta end as theta,
-        case when exercise_style = 'A' then am_rho else eu_rho end as rho,
-        case when exercise_style = 'A' then am_vanna else eu_vanna end as vanna,
-        case when exercise_style = 'A' then am_volga else eu_volga end as volga,
-        case when exercise_style = 'A' then am_charm else eu_charm end as charm,
+        iv_bid,
+        iv_mid,
+        iv_ask,
+        -- status of the mid inversion (codes of python_udfs.implied_vol.STATUS_CODES); none
+        -- without a mid
+        case
+            when mid is null then null
+            when iv_status_code = 0 then 'ok'
+            when iv_status_code = 1 then 'nonpositive_input'
+            when iv_status_code = 2 then 'below_intrinsic'
+            when iv_status_code = 3 then 'above_upper_bound'
+        end as iv_status,
+        delta,
+        gamma,
+        vega,
+        theta,
+        rho,
+        vanna,
+        volga,
+        charm,
         vendor_iv
     from solved
 ),
