@@ -87,3 +87,23 @@ def deployed_udfs(module_db: str) -> str:
         admin.execute("SET client_min_messages = warning")
         udfs.deploy(admin, modules=udfs.collect_package())
     return module_db
+
+
+def load_sim_world(out: Path, *, seed: int, underlyings: int, days: int, start) -> None:
+    """Simulate the ``ci`` preset (``underlyings`` x ``days`` sessions from ``start``) into
+    ``out`` and load it into the test database (every file loaded or already there)."""
+    from warehouse.loaders.engine import load_path
+    from warehouse.sim import simulate
+
+    simulate(out, seed=seed, preset="ci", underlyings=underlyings, days=days, start=start)
+    reports = load_path("sim", out, progress=False)
+    assert all(r.status in ("loaded", "skipped_already_loaded") for r in reports)
+
+
+def build_and_test(run_select: str, *test_models: str) -> None:
+    """``dbt run --select run_select`` then ``dbt test`` of ``test_models`` only (other
+    modules' crafted raw rows may fail upstream source tests of a shared test database)."""
+    from warehouse.dbt import run_dbt
+
+    assert run_dbt(["run", "--select", run_select, "--quiet"]) == 0
+    assert run_dbt(["test", "--select", *test_models, "--quiet"]) == 0

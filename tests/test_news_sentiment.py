@@ -33,13 +33,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import psycopg
 import pytest
+from conftest import build_and_test, load_sim_world
 from scipy.stats import spearmanr
 
 from python_udfs import news_sentiment as ns
 from warehouse.config import settings
-from warehouse.dbt import run_dbt
 from warehouse.loaders.engine import load_path
-from warehouse.sim import simulate
 
 START = date(2022, 1, 3)  # this module's own simulated dates
 DAYS = 30
@@ -225,22 +224,9 @@ def test_benchmark_beats_the_majority_class(benchmark):
 def world(deployed_udfs, tmp_path_factory) -> dict:
     """Simulate, load and build the features; returns the world's session dates."""
     out: Path = tmp_path_factory.mktemp("sim_for_news")
-    simulate(out, seed=SEED, preset="ci", underlyings=N_UNDERLYINGS, days=DAYS, start=START)
-    reports = load_path("sim", out, progress=False)
-    assert all(r.status in ("loaded", "skipped_already_loaded") for r in reports)
-    assert run_dbt(["run", "--select", "+options_features", "--quiet"]) == 0
-    assert (
-        run_dbt(
-            [
-                "test",
-                "--select",
-                "int_news_sentiment_daily",
-                "fct_options_features",
-                "options_features",
-                "--quiet",
-            ]
-        )
-        == 0
+    load_sim_world(out, seed=SEED, underlyings=N_UNDERLYINGS, days=DAYS, start=START)
+    build_and_test(
+        "+options_features", "int_news_sentiment_daily", "fct_options_features", "options_features"
     )
     with psycopg.connect(settings().dsn("pipeline"), autocommit=True) as c:
         days = c.execute(

@@ -29,14 +29,13 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import psycopg
 import pytest
+from conftest import build_and_test, load_sim_world
 from psycopg import sql
 from psycopg.rows import dict_row
 
 from python_udfs import iv_stats, options_features, realized
 from warehouse.config import settings
 from warehouse.dbt import run_dbt
-from warehouse.loaders.engine import load_path
-from warehouse.sim import simulate
 
 START = date(2022, 1, 3)  # this module's own simulated dates
 DAYS = 30
@@ -67,24 +66,9 @@ SOURCES = (
 def world(deployed_udfs, tmp_path_factory) -> dict:
     """Simulate, load and build; returns the symbols and session dates of this world."""
     out: Path = tmp_path_factory.mktemp("sim_for_options_features")
-    simulate(out, seed=SEED, preset="ci", underlyings=N_UNDERLYINGS, days=DAYS, start=START)
-    reports = load_path("sim", out, progress=False)
-    assert all(r.status in ("loaded", "skipped_already_loaded") for r in reports)
-    # run the parents, test the feature models (other modules' crafted raw rows may fail the
-    # upstream source tests of this shared test database)
-    assert run_dbt(["run", "--select", "+options_features", "--quiet"]) == 0
-    assert (
-        run_dbt(
-            [
-                "test",
-                "--select",
-                "int_options_chain_daily",
-                "fct_options_features",
-                "options_features",
-                "--quiet",
-            ]
-        )
-        == 0
+    load_sim_world(out, seed=SEED, underlyings=N_UNDERLYINGS, days=DAYS, start=START)
+    build_and_test(
+        "+options_features", "int_options_chain_daily", "fct_options_features", "options_features"
     )
     with psycopg.connect(settings().dsn("pipeline"), autocommit=True) as c:
         days = c.execute(

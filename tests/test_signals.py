@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import psycopg
 import pytest
+from conftest import load_sim_world
 from psycopg import sql
 from psycopg.rows import dict_row
 from scipy.stats import spearmanr
@@ -42,7 +43,6 @@ from scipy.stats import spearmanr
 from python_udfs import sabr, signals, svi
 from warehouse.config import settings
 from warehouse.dbt import run_dbt
-from warehouse.loaders.engine import load_path
 from warehouse.sim import simulate
 
 START = date(2020, 1, 2)  # this module's own simulated dates (before every other module's)
@@ -105,9 +105,7 @@ def _build(vars_: dict, schema_suffix: str = "") -> None:
 def world(deployed_udfs, tmp_path_factory) -> dict:
     """Simulate, load and build; returns the symbols and session dates of this world."""
     out: Path = tmp_path_factory.mktemp("sim_for_signals")
-    simulate(out, seed=SEED, preset="ci", underlyings=N_UNDERLYINGS, days=DAYS, start=START)
-    reports = load_path("sim", out, progress=False)
-    assert all(r.status in ("loaded", "skipped_already_loaded") for r in reports)
+    load_sim_world(out, seed=SEED, underlyings=N_UNDERLYINGS, days=DAYS, start=START)
     _build(VARS)
     with psycopg.connect(settings().dsn("pipeline"), autocommit=True) as c:
         days = c.execute(
