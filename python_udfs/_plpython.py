@@ -62,6 +62,7 @@ SCALAR_BOOL_LIST = "boolean[]"  # a whole boolean array argument (e.g. is_call o
 SCALAR_INT = "bigint"  # integer arguments (int4/int8): seeds, path counts
 SCALAR_TEXT = "text"
 SCALAR_JSON = "jsonb"  # PL/Python passes jsonb as its text; decoded with json.loads
+SCALAR_TEXT_LIST = "text[]"  # PL/Python passes a list of str / None
 SCALAR_FLOAT_VALUE = "float8 value"  # jsonb-returning functions (fits): a plain Python float
 SCALAR_BOOL_VALUE = "boolean value"
 ELEM_FLOAT = "elem float8"  # batch: one value per option (length n, or 1 to broadcast)
@@ -183,6 +184,7 @@ _SCALAR_CONVERTERS = {
     SCALAR_INT: int,
     SCALAR_TEXT: str,
     SCALAR_JSON: json.loads,
+    SCALAR_TEXT_LIST: lambda v: [None if x is None else str(x) for x in v],
     SCALAR_FLOAT_VALUE: float,
     SCALAR_BOOL_VALUE: bool,
 }

@@ -295,7 +295,7 @@ def headline_sentiment(headlines: Sequence[str | None] | Iterable[str | None]) -
 
     s = (P - N) / (P + N + SMOOTHING_K) with P, N from ``headline_evidence``. ``None`` (SQL
     NULL) gives NaN; a text without lexicon words gives 0.0. Accepts any iterable of texts (a
-    list, a numpy object array, the decoded JSON array of the SQL function); a bare string is
+    list, a numpy object array, the text[] of the SQL function); a bare string is
     one headline.
     """
     if headlines is None:

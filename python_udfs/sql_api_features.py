@@ -15,12 +15,10 @@ headline sentiment scorer, called once per session by ``int_news_sentiment_daily
   counts plus the days' 1-minute bar closes / trade prices concatenated ->
   ``quant.underlying_intraday_rv_arrays`` (one float8[] per field, one element per day), in
   decimal^2 per session (not annualised).
-- ``quant.headline_sentiment_batch(headlines jsonb)``: a JSON array of headline texts (e.g.
-  ``to_jsonb(array_agg(headline ORDER BY ...))``, one session's) -> ``float8[]`` of lexicon
+- ``quant.headline_sentiment_batch(headlines text[])``: headline texts (e.g.
+  ``array_agg(headline ORDER BY ...)``, one session's) -> ``float8[]`` of lexicon
   sentiment scores in [-1, 1] (``python_udfs.news_sentiment``), called once per session by
-  ``int_news_sentiment_daily``. The texts travel as jsonb because the batch adapters move
-  float8 / boolean array images only; a JSON array of strings is decoded in one
-  ``json.loads``.
+  ``int_news_sentiment_daily`` (a whole ``text[]``: PL/Python hands it over as one list).
 """
 
 from __future__ import annotations
@@ -131,15 +129,14 @@ FUNCTIONS: tuple[Function, ...] = (
         (
             Arg(
                 "headlines",
-                "jsonb",
-                "JSON array of headline texts (strings or null), e.g. "
-                "to_jsonb(array_agg(headline ORDER BY ...))",
+                "text[]",
+                "headline texts (null elements allowed), e.g. array_agg(headline ORDER BY ...)",
             ),
         ),
         "float8[]",
         "python_udfs.news_sentiment:headline_sentiment",
         "Sentiment of a batch of headlines (one call per batch, e.g. one session's headlines): "
-        "a float8[] with one score per element of the JSON array, in its order; unnest WITH "
+        "a float8[] with one score per element of the array, in its order; unnest WITH "
         "ORDINALITY next to the headline ids. " + _SENTIMENT_UNITS,
         cost=1000000,
     ),

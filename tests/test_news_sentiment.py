@@ -144,20 +144,20 @@ def test_score_conventions():
 
 
 def test_sql_function_scores_a_batch_like_the_package(deployed_udfs, conn):
-    """quant.headline_sentiment_batch: one call on a text[] turned into JSON, one score per
+    """quant.headline_sentiment_batch: one call on a text[], one score per
     element in order, NULL for a NULL text, the package's values; its declared options."""
     texts = [*POSITIVE_HEADLINES, None, *NEGATIVE_HEADLINES, *NEUTRAL_HEADLINES]
     (scores,) = conn.execute(
-        "SELECT quant.headline_sentiment_batch(to_jsonb(%s::text[]))", (texts,)
+        "SELECT quant.headline_sentiment_batch(%s::text[])", (texts,)
     ).fetchone()
     assert len(scores) == len(texts) and scores[len(POSITIVE_HEADLINES)] is None
     expected = ns.headline_sentiment(texts)
     for got, want in zip(scores, expected, strict=True):
         assert (got is None and math.isnan(want)) or got == pytest.approx(want, abs=1e-12)
-    assert conn.execute("SELECT quant.headline_sentiment_batch('[]'::jsonb)").fetchone()[0] == []
+    assert conn.execute("SELECT quant.headline_sentiment_batch('{}'::text[])").fetchone()[0] == []
     volatile, parallel = conn.execute(
         "SELECT provolatile, proparallel FROM pg_proc "
-        "WHERE oid = 'quant.headline_sentiment_batch(jsonb)'::regprocedure"
+        "WHERE oid = 'quant.headline_sentiment_batch(text[])'::regprocedure"
     ).fetchone()
     assert (volatile, parallel) == ("i", "s")  # IMMUTABLE, PARALLEL SAFE
 
@@ -187,7 +187,7 @@ def benchmark(deployed_udfs, real_data_dir: Path) -> dict[str, tuple[np.ndarray,
     with psycopg.connect(settings().dsn("pipeline"), autocommit=True) as c:
         rows = c.execute(
             "SELECT split, array_agg(label ORDER BY row_no), "
-            "quant.headline_sentiment_batch(to_jsonb(array_agg(headline ORDER BY row_no))), "
+            "quant.headline_sentiment_batch(array_agg(headline ORDER BY row_no)), "
             "array_agg(headline ORDER BY row_no) "
             "FROM raw.sentiment_benchmark GROUP BY split ORDER BY split"
         ).fetchall()

@@ -78,7 +78,7 @@ session_news as (
 ),
 
 scores as (
-    -- one scorer call per session: its headlines as a JSON array, scores back by ordinal
+    -- one scorer call per session: its headlines as a text[], scores back by ordinal
     select
         b.trade_date,
         u.ord,
@@ -86,7 +86,7 @@ scores as (
     from (
         select
             trade_date,
-            to_jsonb(array_agg(headline order by ord)) as headlines
+            array_agg(headline order by ord) as headlines
         from session_news
         group by trade_date
     ) as b

@@ -50,6 +50,7 @@ SCALAR_ARG_KINDS = {
     "integer": "bigint",
     "bigint": "bigint",
     "text": "text",
+    "text[]": "text[]",
     "jsonb": "jsonb",
 }
 BATCH_ELEM_KINDS = {"float8[]": "elem float8", "boolean[]": "elem boolean"}
