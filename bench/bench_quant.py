@@ -6,10 +6,13 @@ bid/ask, t = years (ACT/365) from the quote to the expiry's 16:00 New York close
 zero curve of ``rates.csv`` interpolated at t, q = 0, one slice per (underlying, quote time).
 
 Measured in one run, in a database of its own (``warehouse_bench_quant``, recreated, UDFs
-deployed), best of ``--repeat`` (default 3), parallel query off (one core, like the library):
+deployed), best of ``--repeat`` (default 3), parallel query off (one core, like the library)
+except where said:
 
 * **in-DB, batched**: ``quant.implied_vol_greeks_batch`` once per slice over a table of
   per-slice arrays: IV + 8 greeks for every option as SQL ``float8[]`` values;
+* **in-DB, batched, parallel**: the same per-slice calls under a parallel seq scan (2 workers
+  + the leader: both cores; each worker process imports the UDF package, which is counted);
 * **in-DB, two calls**: ``quant.implied_vol_batch`` then ``quant.bs_greeks_batch`` at that vol;
 * **in-DB, rows to rows**: from a table of one row per option: ``array_agg`` per slice, the
   batched call, ``unnest(...) WITH ORDINALITY`` back to one row per option (not stored);
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import re
 import time
 import warnings
 from pathlib import Path
@@ -167,6 +171,14 @@ def _load(conn: psycopg.Connection, d: dict[str, np.ndarray]) -> None:
     conn.execute("VACUUM ANALYZE bench_quant.options")
     conn.execute("VACUUM ANALYZE bench_quant.slices")
     conn.execute("VACUUM ANALYZE bench_quant.quote_times")
+
+
+PARALLEL_SETTINGS = (
+    "SET max_parallel_workers_per_gather = 2",
+    "SET parallel_setup_cost = 0",
+    "SET parallel_tuple_cost = 0",
+    "SET min_parallel_table_scan_size = 0",
+)
 
 
 def q_batched(table: str) -> sql.Composed:
@@ -314,6 +326,16 @@ def main() -> None:
             "rows": timed(q_rows("slice_id")),
             "rows_qt": timed(q_rows("quote_group")),
         }
+        # both cores: the same per-slice calls under a parallel seq scan of the slices table
+        # (the functions are PARALLEL SAFE); every parallel worker is a new process that
+        # imports the UDF package first, which is part of the time
+        for setting in PARALLEL_SETTINGS:
+            conn.execute(setting)
+        plan = conn.execute(sql.SQL("EXPLAIN ANALYZE ") + q_batched("slices")).fetchall()
+        launched = re.search(r"Workers Launched: (\d+)", "\n".join(r[0] for r in plan))
+        workers = int(launched.group(1)) if launched else 0
+        times["batched_par"] = timed(q_batched("slices"))
+        conn.execute("SET max_parallel_workers_per_gather = 0")
         rows = conn.execute(q_fetch()).fetchall()
     db = np.array([[np.nan if v is None else v for v in row[1:]] for row in rows])
     db_iv = db[:, 0]
@@ -355,6 +377,8 @@ def main() -> None:
     labels = {
         "batched": f"in-DB: implied_vol_greeks_batch, {n_slices} calls (one per slice)",
         "batched_qt": f"in-DB: implied_vol_greeks_batch, {n_qt} call(s) (one per quote time)",
+        "batched_par": f"in-DB: implied_vol_greeks_batch per slice, parallel ({workers} workers"
+        " + leader)",
         "two_calls": f"in-DB: implied_vol_batch + bs_greeks_batch, {n_slices} calls each",
         "rows": "in-DB rows->rows: array_agg per slice, batch, unnest",
         "rows_qt": "in-DB rows->rows: array_agg per quote time, batch, unnest",
@@ -374,6 +398,10 @@ def main() -> None:
     print(
         f"misses (in bounds, IV missing or re-pricing off by > 1e-9 rel): in-DB "
         f"{misses(d, db_iv, solvable)}, py_vollib_vectorized {misses(d, pvv_iv, solvable)}"
+    )
+    print(
+        f"both cores (parallel query, {workers} workers launched): per slice "
+        f"{times['py_vollib'] / times['batched_par']:.2f}x py_vollib_vectorized (one thread)"
     )
     print(f"in-DB vs python_udfs in the venv: max relative difference {max_rel:.1e}")
     bench_int_option_quotes_iv(out, args.repeat)

@@ -89,7 +89,8 @@ if [ -z "$(pg_lsclusters -h | awk -v v="${PG}" -v c="${CLUSTER}" '$1==v && $2==c
 fi
 CONF=/etc/postgresql/${PG}/${CLUSTER}
 # settings owned by the project (an include file keeps postgresql.conf pristine)
-cat >"${CONF}/conf.d/warehouse.conf" <<CONFEOF
+conf_new=$(mktemp)
+cat >"${conf_new}" <<CONFEOF
 port = ${PORT}
 listen_addresses = 'localhost'
 shared_preload_libraries = 'timescaledb'
@@ -102,12 +103,27 @@ max_wal_size = '4GB'
 checkpoint_timeout = '15min'
 wal_compression = on
 jit = off
+# background workers: TimescaleDB runs a scheduler per database that has the extension (the
+# test suite creates a database per module) and they share this pool with parallel query;
+# at the default 8 no parallel worker is left and PARALLEL SAFE UDFs run on one core
+max_worker_processes = 48
+max_parallel_workers = 8
+max_parallel_workers_per_gather = 2
 CONFEOF
+conf_changed=0
+if ! cmp -s "${conf_new}" "${CONF}/conf.d/warehouse.conf"; then
+  install -m 0644 "${conf_new}" "${CONF}/conf.d/warehouse.conf"
+  conf_changed=1
+fi
+rm -f "${conf_new}"
 
 status=$(pg_lsclusters -h | awk -v v="${PG}" -v c="${CLUSTER}" '$1==v && $2==c {print $4}')
 if [ "${status}" != "online" ]; then
   log "starting cluster ${PG}/${CLUSTER}"
   pg_ctlcluster "${PG}" "${CLUSTER}" start
+elif [ "${conf_changed}" = 1 ]; then
+  log "settings changed: restarting cluster ${PG}/${CLUSTER}"
+  pg_ctlcluster "${PG}" "${CLUSTER}" restart
 fi
 
 psql_su() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p "${PORT}" "$@"; }
