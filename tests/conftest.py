@@ -107,3 +107,85 @@ def build_and_test(run_select: str, *test_models: str) -> None:
 
     assert run_dbt(["run", "--select", run_select, "--quiet"]) == 0
     assert run_dbt(["test", "--select", *test_models, "--quiet"]) == 0
+
+
+# --- point-in-time tests: sources truncated at the end of a date, built into scratch schemas
+
+
+def approx_equal(a, b, what: str, rel: float) -> None:
+    """Assert ``a`` equals ``b`` within ``rel`` (abs 1e-12) for numbers; None == None == NaN;
+    dicts and lists element by element; anything else exactly."""
+    import math
+
+    if isinstance(a, dict) or isinstance(b, dict):
+        assert isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys(), what
+        for k in a:
+            approx_equal(a[k], b[k], f"{what}.{k}", rel)
+        return
+    if isinstance(a, list) or isinstance(b, list):
+        assert isinstance(a, list) and isinstance(b, list) and len(a) == len(b), what
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            approx_equal(x, y, f"{what}[{i}]", rel)
+        return
+    if (isinstance(a, float | int) and not isinstance(a, bool)) or isinstance(b, float):
+        fa = math.nan if a is None else float(a)
+        fb = math.nan if b is None else float(b)
+        if math.isnan(fa) or math.isnan(fb):
+            assert math.isnan(fa) and math.isnan(fb), f"{what}: {a!r} != {b!r}"
+            return
+        assert math.isclose(fa, fb, rel_tol=rel, abs_tol=1e-12), f"{what}: {a!r} != {b!r}"
+    else:
+        assert a == b, f"{what}: {a!r} != {b!r}"
+
+
+SCRATCH_LAYERS = ("raw", "ref", "staging", "intermediate", "marts", "analytics")
+
+
+def drop_scratch(conn: psycopg.Connection, suffix: str) -> None:
+    """Drop the scratch schemas ``<layer><suffix>`` (dbt var schema_suffix builds into them)."""
+    from psycopg import sql
+
+    for layer in SCRATCH_LAYERS:
+        conn.execute(
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(layer + suffix))
+        )
+
+
+def copy_sources(conn: psycopg.Connection, sources, suffix: str, day, *, rest: bool) -> None:
+    """Copy ``sources`` ((schema, table, time column or None, is it a date)) into the scratch
+    schemas: the rows up to the end of ``day`` (rest=False, creating the tables; a date column
+    <= day, a timestamp < the next New York midnight; tables without a time column whole) or
+    the rows after it (rest=True)."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from psycopg import sql
+
+    day_end = datetime.combine(
+        day + timedelta(days=1), datetime.min.time(), tzinfo=ZoneInfo("America/New_York")
+    )
+    for schema, table, col, is_date in sources:
+        src, dst = sql.Identifier(schema, table), sql.Identifier(schema + suffix, table)
+        if not rest:
+            conn.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS)").format(dst, src))
+        if col is None:
+            if not rest:
+                conn.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(dst, src))
+            continue
+        op = (">" if is_date else ">=") if rest else ("<=" if is_date else "<")
+        conn.execute(
+            sql.SQL("INSERT INTO {} SELECT * FROM {} WHERE {} " + op + " %s").format(
+                dst, src, sql.Identifier(col)
+            ),
+            (day if is_date else day_end,),
+        )
+
+
+def create_scratch(conn: psycopg.Connection, sources, suffix: str, day) -> None:
+    """Fresh scratch schemas with ``sources`` truncated at the end of ``day``."""
+    from psycopg import sql
+
+    drop_scratch(conn, suffix)
+    for schema in ("raw", "ref"):
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema + suffix)))
+    copy_sources(conn, sources, suffix, day, rest=False)

@@ -22,14 +22,20 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
 import pytest
-from conftest import build_and_test, load_sim_world
+from conftest import (
+    approx_equal,
+    build_and_test,
+    copy_sources,
+    create_scratch,
+    drop_scratch,
+    load_sim_world,
+)
 from psycopg import sql
 from psycopg.rows import dict_row
 
@@ -43,7 +49,6 @@ SEED = 13
 N_UNDERLYINGS = 2
 PIT_INDEX = 24  # the truncation date D: the 25th session (IV rank 21 and volume z exist)
 SUFFIX = "_optf_pit"
-NY = ZoneInfo("America/New_York")
 PIT_TABLES = (
     ("marts", "fct_options_features", "trade_date"),
     ("intermediate", "int_options_chain_daily", "quote_date"),
@@ -86,16 +91,7 @@ def world(deployed_udfs, tmp_path_factory) -> dict:
 
 
 def _close(a, b, what: str, rel: float = REL) -> None:
-    """Equal within ``rel`` (None == None == NaN; other types exactly)."""
-    if isinstance(a, float) or isinstance(b, float):
-        fa = math.nan if a is None else float(a)
-        fb = math.nan if b is None else float(b)
-        if math.isnan(fa) or math.isnan(fb):
-            assert math.isnan(fa) and math.isnan(fb), f"{what}: {a!r} != {b!r}"
-            return
-        assert math.isclose(fa, fb, rel_tol=rel, abs_tol=1e-12), f"{what}: {a!r} != {b!r}"
-    else:
-        assert a == b, f"{what}: {a!r} != {b!r}"
+    approx_equal(a, b, what, rel)
 
 
 # ----------------------------------------------------------------- SQL functions, known answers
@@ -433,40 +429,6 @@ def test_earnings_implied_move_recovers_the_simulated_event(world, conn):
 
 
 # ----------------------------------------------------------------- point in time
-def _cutoff(day: date) -> datetime:
-    return datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=NY)
-
-
-def _copy_sources(conn, cutoff_day: date, *, rest: bool) -> None:
-    """Copy the sources into the scratch schemas: rows up to the end of ``cutoff_day``
-    (rest=False, creating the tables) or the rows after it (rest=True)."""
-    for schema, table, col, is_date in SOURCES:
-        src = sql.Identifier(schema, table)
-        dst = sql.Identifier(schema + SUFFIX, table)
-        if not rest:
-            conn.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS)").format(dst, src))
-        if col is None:
-            if not rest:
-                conn.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(dst, src))
-            continue
-        bound = cutoff_day if is_date else _cutoff(cutoff_day)
-        # up to the end of the cutoff day: as_of <= D (dates), ts < the next midnight
-        op = (">" if is_date else ">=") if rest else ("<=" if is_date else "<")
-        conn.execute(
-            sql.SQL("INSERT INTO {} SELECT * FROM {} WHERE {} " + op + " %s").format(
-                dst, src, sql.Identifier(col)
-            ),
-            (bound,),
-        )
-
-
-def _drop_scratch(conn) -> None:
-    for layer in ("raw", "ref", "staging", "intermediate", "marts", "analytics"):
-        conn.execute(
-            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(layer + SUFFIX))
-        )
-
-
 @pytest.fixture(scope="module")
 def pit(world):
     """The sources truncated at the end of date D, built into the scratch schemas."""
@@ -474,10 +436,7 @@ def pit(world):
     vars_arg = json.dumps({"schema_suffix": SUFFIX})
     with psycopg.connect(settings().dsn("pipeline"), autocommit=True) as c:
         c.execute("SET client_min_messages = warning")
-        _drop_scratch(c)
-        for schema in ("raw", "ref"):
-            c.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema + SUFFIX)))
-        _copy_sources(c, day, rest=False)
+        create_scratch(c, SOURCES, SUFFIX, day)
         assert (
             run_dbt(["run", "--select", "+fct_options_features", "--vars", vars_arg, "--quiet"])
             == 0
@@ -487,7 +446,7 @@ def pit(world):
             where = sql.SQL("{} >= %s").format(sql.Identifier(key))
             truncated[table] = _rows(c, schema + SUFFIX, table, key, where, (world["dates"][0],))
         yield {"day": day, "vars": vars_arg, "conn": c, "truncated": truncated}
-        _drop_scratch(c)
+        drop_scratch(c, SUFFIX)
 
 
 def _rows(conn, schema: str, table: str, key: str, where: sql.Composable, params) -> list[dict]:
@@ -531,7 +490,7 @@ def test_incremental_run_after_the_rest_of_the_data_equals_the_full_build(world,
     rebuild their trailing days (with the rolling windows' history) and every row of this
     world equals the full build's."""
     c = pit["conn"]
-    _copy_sources(c, pit["day"], rest=True)
+    copy_sources(c, SOURCES, SUFFIX, pit["day"], rest=True)
     assert (
         run_dbt(["run", "--select", "+fct_options_features", "--vars", pit["vars"], "--quiet"]) == 0
     )

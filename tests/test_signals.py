@@ -28,14 +28,13 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date, datetime, timedelta
+from datetime import date
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
 import pytest
-from conftest import load_sim_world
+from conftest import approx_equal, copy_sources, create_scratch, drop_scratch, load_sim_world
 from psycopg import sql
 from psycopg.rows import dict_row
 from scipy.stats import spearmanr
@@ -51,7 +50,6 @@ SEED = 5
 N_UNDERLYINGS = 3
 PIT_INDEX = 49  # the truncation date D: the 50th session (pairs and regimes are fitted)
 SUFFIX = "_sig_pit"
-NY = ZoneInfo("America/New_York")
 REL = 1e-9
 BASKET = {"index": "SIMAA", "constituents": {"SIMAB": 0.6, "SIMAC": 0.4}}
 VARS = {
@@ -122,26 +120,7 @@ def world(deployed_udfs, tmp_path_factory) -> dict:
 
 
 def _close(a, b, what: str, rel: float = REL) -> None:
-    """Equal within ``rel`` (None == None == NaN; dicts and lists element by element)."""
-    if isinstance(a, dict) or isinstance(b, dict):
-        assert isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys(), what
-        for k in a:
-            _close(a[k], b[k], f"{what}.{k}", rel)
-        return
-    if isinstance(a, list) or isinstance(b, list):
-        assert isinstance(a, list) and isinstance(b, list) and len(a) == len(b), what
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            _close(x, y, f"{what}[{i}]", rel)
-        return
-    if (isinstance(a, float | int) and not isinstance(a, bool)) or isinstance(b, float):
-        fa = math.nan if a is None else float(a)
-        fb = math.nan if b is None else float(b)
-        if math.isnan(fa) or math.isnan(fb):
-            assert math.isnan(fa) and math.isnan(fb), f"{what}: {a!r} != {b!r}"
-            return
-        assert math.isclose(fa, fb, rel_tol=rel, abs_tol=1e-12), f"{what}: {a!r} != {b!r}"
-    else:
-        assert a == b, f"{what}: {a!r} != {b!r}"
+    approx_equal(a, b, what, rel)
 
 
 def _arr(values) -> np.ndarray:
@@ -736,17 +715,6 @@ def test_hit_rates_count_only_closed_windows(world, conn):
 
 
 # ----------------------------------------------------------------- point in time
-def _cutoff(day: date) -> datetime:
-    return datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=NY)
-
-
-def _drop_scratch(conn) -> None:
-    for layer in ("raw", "ref", "staging", "intermediate", "marts", "analytics"):
-        conn.execute(
-            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(layer + SUFFIX))
-        )
-
-
 def _rows(conn, schema: str, table: str, keys, day: date) -> dict:
     cur = conn.cursor(row_factory=dict_row)
     cur.execute(
@@ -758,39 +726,16 @@ def _rows(conn, schema: str, table: str, keys, day: date) -> dict:
     return {tuple(r[k] for k in keys): r for r in cur.fetchall()}
 
 
-def _copy_sources(conn, day: date, *, rest: bool) -> None:
-    """Copy the sources into the scratch schemas: rows up to the end of ``day`` (rest=False,
-    creating the tables) or the rows after it (rest=True)."""
-    for schema, table, col, is_date in SOURCES:
-        src, dst = sql.Identifier(schema, table), sql.Identifier(schema + SUFFIX, table)
-        if not rest:
-            conn.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS)").format(dst, src))
-        if col is None:
-            if not rest:
-                conn.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(dst, src))
-            continue
-        op = (">" if is_date else ">=") if rest else ("<=" if is_date else "<")
-        conn.execute(
-            sql.SQL("INSERT INTO {} SELECT * FROM {} WHERE {} " + op + " %s").format(
-                dst, src, sql.Identifier(col)
-            ),
-            (day if is_date else _cutoff(day),),
-        )
-
-
 @pytest.fixture(scope="module")
 def pit(world):
     """The sources truncated at the end of date D, built into the scratch schemas."""
     day = world["dates"][PIT_INDEX]
     with psycopg.connect(settings().dsn("pipeline"), autocommit=True) as c:
         c.execute("SET client_min_messages = warning")
-        _drop_scratch(c)
-        for schema in ("raw", "ref"):
-            c.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema + SUFFIX)))
-        _copy_sources(c, day, rest=False)
+        create_scratch(c, SOURCES, SUFFIX, day)
         _build(VARS, SUFFIX)
         yield {"day": day, "conn": c}
-        _drop_scratch(c)
+        drop_scratch(c, SUFFIX)
 
 
 def test_point_in_time_rows_equal_the_truncated_build(world, pit, conn):
@@ -815,7 +760,7 @@ def test_incremental_run_after_the_rest_of_the_data_equals_the_full_build(world,
     models re-emit their trailing days from the whole history (regime fits, pair windows,
     forward windows that were still open) and every row of this world equals the full
     build's."""
-    _copy_sources(pit["conn"], pit["day"], rest=True)
+    copy_sources(pit["conn"], SOURCES, SUFFIX, pit["day"], rest=True)
     _build(VARS, SUFFIX)
     last = world["dates"][-1]
     tables = (

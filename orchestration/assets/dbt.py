@@ -145,8 +145,9 @@ SMILE_BUCKETS = (-0.2, -0.1, -0.05, 0.0, 0.05, 0.1, 0.2)
 PLOT_UNDERLYINGS = 6
 
 
-def _surface_plot(conn, d: date, underlyings: list[str]) -> str:
-    """The plot of :func:`surface_summary` (see orchestration.plots.surface_plot)."""
+def _surface_plot(conn, d: date, atm: list[tuple], underlyings: list[str]) -> str:
+    """The plot of :func:`surface_summary`: ``atm`` its (underlying, expiration, days, ATM iv)
+    rows; the smiles are read here (see orchestration.plots.surface_plot)."""
     from orchestration.plots import surface_plot
 
     points = conn.execute(
@@ -163,24 +164,17 @@ def _surface_plot(conn, d: date, underlyings: list[str]) -> str:
             ORDER BY 1, 2""",
         {"d": d, "u": underlyings},
     ).fetchall()
-    atm = conn.execute(
-        """SELECT DISTINCT ON (underlying, expiration) underlying,
-                  round(t_years * 365.0), iv_mid
-             FROM intermediate.int_option_surface_quotes
-            WHERE quote_date = %(d)s AND iv_mid IS NOT NULL AND underlying = ANY(%(u)s)
-            ORDER BY underlying, expiration, abs(log_moneyness)""",
-        {"d": d, "u": underlyings},
-    ).fetchall()
     smiles: dict[str, tuple[list[float], list[float]]] = {}
     for u, k, v in points:
         xs, ys = smiles.setdefault(u, ([], []))
         xs.append(float(k))
         ys.append(float(v))
     term: dict[str, tuple[list[float], list[float]]] = {}
-    for u, days, v in atm:
-        xs, ys = term.setdefault(u, ([], []))
-        xs.append(float(days))
-        ys.append(float(v))
+    for u, _, days, v in atm:
+        if u in underlyings:
+            xs, ys = term.setdefault(u, ([], []))
+            xs.append(float(days))
+            ys.append(float(v))
     return surface_plot(smiles, term, f"closing implied vol surfaces {d.isoformat()}")
 
 
@@ -193,15 +187,16 @@ def surface_summary(conn, day: date | None) -> dict[str, Any]:
     if d is None:
         return {"summary": "no rows"}
     atm = conn.execute(
-        """SELECT DISTINCT ON (underlying, expiration) underlying, expiration, iv_mid
+        """SELECT DISTINCT ON (underlying, expiration) underlying, expiration,
+                  round(t_years * 365.0), iv_mid
              FROM intermediate.int_option_surface_quotes
             WHERE quote_date = %s AND iv_mid IS NOT NULL
             ORDER BY underlying, expiration, abs(log_moneyness)""",
         (d,),
     ).fetchall()
-    expiries = sorted({e for _, e, _ in atm})[:6]
-    underlyings = sorted({u for u, _, _ in atm})[:20]
-    grid = {(u, e): v for u, e, v in atm}
+    expiries = sorted({e for _, e, _, _ in atm})[:6]
+    underlyings = sorted({u for u, _, _, _ in atm})[:20]
+    grid = {(u, e): v for u, e, _, v in atm}
     term = [[u, *(grid.get((u, e)) for e in expiries)] for u in underlyings]
     smile_rows = conn.execute(
         """WITH nearest AS (
@@ -224,7 +219,9 @@ def surface_summary(conn, day: date | None) -> dict[str, Any]:
     smile_table = [[u, *(smile[u].get(k) for k in SMILE_BUCKETS)] for u in sorted(smile)[:20]]
     return {
         "quote_date": d.isoformat(),
-        "surface_plot": dg.MetadataValue.md(_surface_plot(conn, d, underlyings[:PLOT_UNDERLYINGS])),
+        "surface_plot": dg.MetadataValue.md(
+            _surface_plot(conn, d, atm, underlyings[:PLOT_UNDERLYINGS])
+        ),
         "atm_term_structure": dg.MetadataValue.md(
             "ATM implied vol (mid) by expiry\n\n"
             + _md_table(["underlying", *(e.isoformat() for e in expiries)], term)
