@@ -27,7 +27,6 @@ premia are small.
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -56,38 +55,176 @@ def weighted_median(x, w) -> np.float64:
     return np.float64(x[order][min(j, x.size - 1)])
 
 
-def _robust_location(
-    x: np.ndarray, w: np.ndarray, band: np.ndarray | None = None, max_iter: int = 50
-) -> tuple[float, float, int]:
-    """Weighted Huber location, then weighted means of the inliers (|x - mu| <= band, or
-    <= 3.5 robust scales without a band), iterated; returns (location, robust scale, inliers).
+def _row_weighted_median(x: np.ndarray, w: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``weighted_median`` of every row of (G, m) arrays over its ``valid`` entries (>= 1)."""
+    key = np.where(valid, x, np.inf)
+    order = np.argsort(key, axis=1, kind="stable")
+    xs = np.take_along_axis(x, order, axis=1)
+    cw = np.cumsum(np.take_along_axis(np.where(valid, w, 0.0), order, axis=1), axis=1)
+    j = np.argmax(cw >= 0.5 * cw[:, -1:], axis=1)
+    j = np.minimum(j, valid.sum(axis=1) - 1)
+    return xs[np.arange(x.shape[0]), j]
+
+
+def _robust_locations(
+    x: np.ndarray,
+    w: np.ndarray,
+    valid: np.ndarray,
+    band: np.ndarray | None = None,
+    max_iter: int = 50,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Robust location of every row of (G, m) arrays (``valid`` marks its points, >= 1 per row):
+    weighted Huber location, then weighted means of the inliers (|x - mu| <= band, or <= 3.5
+    robust scales without a band), iterated; returns (location, robust scale, inliers) per row.
 
     Huber only down-weights gross outliers, and with few points their pull on the median and
-    the MAD is large, hence the final hard rejection.
+    the MAD is large, hence the final hard rejection. Rows iterate independently (a row stops
+    when it has converged), all rows in the same numpy calls.
     """
-    mu = float(weighted_median(x, w))
-    scale = 1.4826 * float(weighted_median(np.abs(x - mu), w))
-    if scale > 0.0:
-        for _ in range(max_iter):
-            z = np.abs(x - mu) / scale
-            hw = w * np.minimum(1.0, _HUBER_C / np.maximum(z, 1e-300))
-            new = float(np.sum(hw * x) / np.sum(hw))
-            done = abs(new - mu) <= 1e-14 * max(1.0, abs(mu))
-            mu = new
-            if done:
-                break
-    limit = band if band is not None else _REJECT * scale
-    n_in = x.size
+    rows = np.arange(x.shape[0])
+    x0 = np.where(valid, x, 0.0)
+    w0 = np.where(valid, w, 0.0)
+    mu = _row_weighted_median(x0, w0, valid)
+    scale = 1.4826 * _row_weighted_median(np.abs(x0 - mu[:, None]), w0, valid)
+    active = rows[scale > 0.0]
+    for _ in range(max_iter):
+        if active.size == 0:
+            break
+        xa, wa, ma = x0[active], w0[active], mu[active]
+        z = np.abs(xa - ma[:, None]) / scale[active, None]
+        hw = wa * np.minimum(1.0, _HUBER_C / np.maximum(z, 1e-300))
+        new = np.sum(hw * xa, axis=1) / np.sum(hw, axis=1)
+        done = np.abs(new - ma) <= 1e-14 * np.maximum(1.0, np.abs(ma))
+        mu[active] = new
+        active = active[~done]
+    limit = band if band is not None else (_REJECT * scale)[:, None]
+    n_in = valid.sum(axis=1)
+    active = rows
     for _ in range(5):
-        inlier = np.abs(x - mu) <= limit
-        if inlier.sum() < 2:
+        if active.size == 0:
             break
-        n_in = int(inlier.sum())
-        new = float(np.sum(w[inlier] * x[inlier]) / np.sum(w[inlier]))
-        if new == mu:
-            break
-        mu = new
+        xa, ma = x0[active], mu[active]
+        inlier = valid[active] & (np.abs(xa - ma[:, None]) <= limit[active])
+        count = inlier.sum(axis=1)
+        enough = count >= 2
+        wi = np.where(inlier, w0[active], 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            new = np.sum(wi * xa, axis=1) / np.sum(wi, axis=1)
+        n_in[active[enough]] = count[enough]
+        moved = enough & (new != ma)
+        mu[active[moved]] = new[moved]
+        active = active[moved]
     return mu, scale, n_in
+
+
+def _fit_groups(
+    pair_group: np.ndarray,
+    strike: np.ndarray,
+    call_mid: np.ndarray,
+    put_mid: np.ndarray,
+    r: np.ndarray,
+    t: np.ndarray,
+    spot: np.ndarray,
+    call_spread: np.ndarray | None,
+    put_spread: np.ndarray | None,
+    n_near: int,
+) -> dict[str, np.ndarray]:
+    """The robust parity fit of ``implied_forward`` for G expiry groups in one pass.
+
+    Per-pair arrays (``pair_group`` the group index 0..G-1 of each pair; ties of the
+    preliminary and the near-the-money selections go to the earlier pair) and per-group ``r``, ``t``, ``spot`` (length G); spreads None for
+    equal weights and the 3.5-scale rejection. Returns per-group arrays forward, implied_q,
+    n_pairs, scale, discount (NaN forward / 0 pairs for a group without a valid pair).
+    """
+    n_groups = r.size
+    disc = np.exp(-r * t)
+    nan = np.full(n_groups, np.nan)
+    out = {
+        "forward": nan.copy(),
+        "implied_q": nan.copy(),
+        "n_pairs": np.zeros(n_groups, dtype=np.int64),
+        "scale": nan.copy(),
+        "discount": disc,
+    }
+    with np.errstate(invalid="ignore"):
+        ok = (
+            np.isfinite(strike)
+            & np.isfinite(call_mid)
+            & np.isfinite(put_mid)
+            & (strike > 0.0)
+            & (call_mid >= 0.0)
+            & (put_mid >= 0.0)
+        )
+    pair_disc = disc[pair_group]
+    if call_spread is not None and put_spread is not None:
+        var = call_spread * call_spread + put_spread * put_spread
+        # quotes bracketing the true prices bound |F_i - F| by e^{rT} (s_C + s_P) / 2
+        band = (0.5 / pair_disc) * (call_spread + put_spread)
+        with np.errstate(invalid="ignore"):
+            ok &= np.isfinite(var) & (var >= 0.0)
+            positive = ok & (var > 0.0)
+        # per group: 1e-4 x the median positive variance floors the weights
+        floor = np.full(n_groups, 1e-12)
+        if positive.any():
+            g_pos, v_pos = pair_group[positive], var[positive]
+            order = np.lexsort((v_pos, g_pos))
+            g_pos, v_pos = g_pos[order], v_pos[order]
+            starts = np.flatnonzero(np.r_[True, g_pos[1:] != g_pos[:-1]])
+            counts = np.diff(np.r_[starts, g_pos.size])
+            lo = v_pos[starts + (counts - 1) // 2]
+            hi = v_pos[starts + counts // 2]
+            med = 0.5 * (lo + hi)
+            floor[g_pos[starts]] = np.where(med > 0.0, 1e-4 * med, 1e-12)
+        weights = 1.0 / np.maximum(var, floor[pair_group])
+    else:
+        band = None
+        weights = np.ones_like(strike)
+    ok &= t[pair_group] > 0.0
+    if not ok.any():
+        return out
+    sel = np.flatnonzero(ok)
+    grp = pair_group[sel]
+    k, c, p = strike[sel], call_mid[sel], put_mid[sel]
+    f_i = k + (c - p) / pair_disc[sel]
+    # preliminary forward: the pair with the smallest |C - P| (the first on ties)
+    gap = np.abs(c - p)
+    by_gap = np.lexsort((np.arange(sel.size), gap, grp))
+    g_sorted = grp[by_gap]
+    firsts = np.flatnonzero(np.r_[True, g_sorted[1:] != g_sorted[:-1]])
+    groups = g_sorted[firsts]
+    f0 = np.full(n_groups, np.nan)
+    f0[groups] = f_i[by_gap[firsts]]
+    # the n_near pairs nearest the money, by |ln(K / F0)| (ties in strike order)
+    dist = np.abs(np.log(k / f0[grp]))
+    by_dist = np.lexsort((np.arange(sel.size), dist, grp))
+    g_sorted = grp[by_dist]
+    starts = np.flatnonzero(np.r_[True, g_sorted[1:] != g_sorted[:-1]])
+    rank = np.arange(sel.size) - np.repeat(starts, np.diff(np.r_[starts, sel.size]))
+    keep = rank < max(int(n_near), 1)
+    chosen, row_group, col = by_dist[keep], g_sorted[keep], rank[keep]
+    row = np.searchsorted(groups, row_group)
+    width = int(col.max()) + 1
+    shape = (groups.size, width)
+    x = np.zeros(shape)
+    w = np.zeros(shape)
+    valid = np.zeros(shape, dtype=bool)
+    x[row, col] = f_i[chosen]
+    w[row, col] = weights[sel][chosen]
+    valid[row, col] = True
+    lim = None
+    if band is not None:
+        lim = np.zeros(shape)
+        lim[row, col] = band[sel][chosen]
+    forward, scale, n_used = _robust_locations(x, w, valid, lim)
+    out["forward"][groups] = forward
+    out["scale"][groups] = scale
+    out["n_pairs"][groups] = n_used
+    s, rr, tt = spot[groups], r[groups], t[groups]
+    has_spot = np.isfinite(s) & (s > 0.0) & (forward > 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        q = rr - np.log(forward / s) / tt
+    out["implied_q"][groups] = np.where(has_spot, q, np.nan)
+    return out
 
 
 def implied_forward(
@@ -114,52 +251,25 @@ def implied_forward(
     when no valid pair.
     """
     k = np.asarray(strike, dtype=np.float64).ravel()
-    c = np.asarray(call_mid, dtype=np.float64).ravel()
-    p = np.asarray(put_mid, dtype=np.float64).ravel()
-    disc = math.exp(-float(r) * float(t))
-    ok = np.isfinite(k) & np.isfinite(c) & np.isfinite(p) & (k > 0.0) & (c >= 0.0) & (p >= 0.0)
-    band = None
+
+    def per_pair(a) -> np.ndarray:
+        return np.broadcast_to(np.asarray(a, dtype=np.float64).ravel(), k.shape)
+
+    spreads = (None, None)
     if call_spread is not None and put_spread is not None:
-        sc = np.broadcast_to(np.asarray(call_spread, dtype=np.float64).ravel(), k.shape)
-        sp = np.broadcast_to(np.asarray(put_spread, dtype=np.float64).ravel(), k.shape)
-        var = sc * sc + sp * sp
-        # quotes bracketing the true prices bound |F_i - F| by e^{rT} (s_C + s_P) / 2
-        band = (0.5 / disc) * (sc + sp)
-        ok &= np.isfinite(var) & (var >= 0.0)
-        floor = np.nanmedian(np.where(ok & (var > 0.0), var, np.nan)) if ok.any() else 1.0
-        floor = 1e-4 * floor if np.isfinite(floor) and floor > 0.0 else 1e-12
-        weights = 1.0 / np.maximum(var, floor)
-    else:
-        weights = np.ones_like(k)
-    nan = np.float64(np.nan)
-    if not ok.any() or not t > 0.0:
-        return {
-            "forward": nan,
-            "implied_q": nan,
-            "n_pairs": np.int64(0),
-            "scale": nan,
-            "discount": np.float64(disc),
-        }
-    k, c, p, weights = k[ok], c[ok], p[ok], weights[ok]
-    if band is not None:
-        band = band[ok]
-    f_i = k + (c - p) / disc
-    atm = int(np.argmin(np.abs(c - p)))
-    f0 = f_i[atm]
-    near = np.argsort(np.abs(np.log(k / f0)))[: max(int(n_near), 1)]
-    forward, scale, n_used = _robust_location(
-        f_i[near], weights[near], None if band is None else band[near]
+        spreads = (per_pair(call_spread), per_pair(put_spread))
+    fit = _fit_groups(
+        np.zeros(k.size, dtype=np.intp),
+        k,
+        per_pair(call_mid),
+        per_pair(put_mid),
+        np.array([float(r)]),
+        np.array([float(t)]),
+        np.array([np.nan if spot is None else float(spot)]),
+        *spreads,
+        n_near,
     )
-    q = nan
-    if spot is not None and np.isfinite(spot) and spot > 0.0 and forward > 0.0:
-        q = np.float64(float(r) - math.log(forward / float(spot)) / float(t))
-    return {
-        "forward": np.float64(forward),
-        "implied_q": q,
-        "n_pairs": np.int64(n_used),
-        "scale": np.float64(scale),
-        "discount": np.float64(disc),
-    }
+    return {name: v[0] for name, v in fit.items()}
 
 
 def implied_forward_groups(
@@ -196,39 +306,40 @@ def implied_forward_groups(
     out = {name: np.full(n, np.nan) for name in ("forward", "implied_q", "n_pairs", "scale")}
     if n == 0:
         return out
-    # sort by (group, strike, put before call): each group is a contiguous run
+    # sort by (group, strike, put before call); the first put and the first call of each
+    # (group, strike) form its pair
     order = np.lexsort((call, k, g))
-    gs = g[order]
-    bounds = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1], True])
-    for lo, hi in itertools.pairwise(bounds):
-        idx = order[lo:hi]
-        first = idx[0]
-        calls = idx[call[idx]]
-        puts = idx[~call[idx]]
-        if calls.size == 0 or puts.size == 0:
-            continue
-        # first call / put of each strike, matched on the strike
-        kc_u, ic = np.unique(k[calls], return_index=True)
-        kp_u, ip = np.unique(k[puts], return_index=True)
-        common, jc, jp = np.intersect1d(kc_u, kp_u, assume_unique=True, return_indices=True)
-        if common.size == 0:
-            continue
-        ci, pi = calls[ic[jc]], puts[ip[jp]]
-        fit = implied_forward(
-            common,
-            px[ci],
-            px[pi],
-            float(rr[first]),
-            float(tt[first]),
-            spot=float(s[first]),
-            call_spread=sp[ci],
-            put_spread=sp[pi],
-            n_near=n_near,
-        )
-        if not np.isfinite(fit["forward"]):
-            continue
-        out["forward"][idx] = fit["forward"]
-        out["implied_q"][idx] = fit["implied_q"]
-        out["n_pairs"][idx] = float(fit["n_pairs"])
-        out["scale"][idx] = fit["scale"]
+    gs, ks, cs = g[order], k[order], call[order]
+    run = np.flatnonzero(
+        np.r_[True, (gs[1:] != gs[:-1]) | (ks[1:] != ks[:-1]) | (cs[1:] != cs[:-1])]
+    )
+    pair = (
+        (gs[run[:-1]] == gs[run[1:]]) & (ks[run[:-1]] == ks[run[1:]]) & ~cs[run[:-1]] & cs[run[1:]]
+    )
+    put_i, call_i = order[run[:-1][pair]], order[run[1:][pair]]
+    # groups (contiguous in ``order``); t, r and spot of a group are those of its first option
+    group_start = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])
+    group_of = np.cumsum(np.r_[True, gs[1:] != gs[:-1]]) - 1  # by position in ``order``
+    first = order[group_start]
+    if put_i.size == 0:
+        return out
+    position = np.empty(n, dtype=np.intp)
+    position[order] = np.arange(n)
+    fit = _fit_groups(
+        group_of[position[call_i]],
+        k[call_i],
+        px[call_i],
+        px[put_i],
+        rr[first],
+        tt[first],
+        s[first],
+        sp[call_i],
+        sp[put_i],
+        n_near,
+    )
+    found = np.isfinite(fit["forward"])
+    option_group = group_of[position]
+    has = found[option_group]
+    for name in ("forward", "implied_q", "n_pairs", "scale"):
+        out[name][has] = np.asarray(fit[name], dtype=np.float64)[option_group[has]]
     return out

@@ -100,23 +100,21 @@ def option_quote_slice(
         ek, et, er, eq, ec = k[eu], tt[eu], r[eu], q[eu], call[eu]
         es = s_n[eu]
         ef = forward_price(es, et, er, eq)
-        vol, st, _ = european_iv_core(m[eu], ef, ek, et, er, ec)
-        vol = np.asarray(vol, dtype=np.float64)
+        # mid, bid and ask in one solver call (one pass of numpy calls instead of three); bid:
+        # no solution where bid <= 0 (nonpositive_input), so not solved there
+        has_bid = np.flatnonzero(b[eu] > 0.0)
+        both = np.concatenate((np.arange(eu.size), has_bid, np.arange(eu.size)))
+        price = np.concatenate((m[eu], b[eu][has_bid], a[eu]))
+        vols, st, _ = european_iv_core(price, ef[both], ek[both], et[both], er[both], ec[both])
+        vol = vols[: eu.size]
         out["iv_mid"][eu] = vol
-        status[eu] = st
+        status[eu] = st[: eu.size]
+        out["iv_bid"][eu[has_bid]] = vols[eu.size : eu.size + has_bid.size]
+        out["iv_ask"][eu] = vols[eu.size + has_bid.size :]
         missing = np.isnan(vol)
         greeks = bs_greeks(es, ek, et, er, eq, np.where(missing, 0.0, vol), ec)
         for name in GREEK_FIELDS:
             out[name][eu] = np.where(missing, np.nan, greeks[name])
-        # bid: no solution where bid <= 0 (nonpositive_input), so not solved there
-        for field, price, sel in (("iv_bid", b[eu], b[eu] > 0.0), ("iv_ask", a[eu], None)):
-            if sel is None:
-                out[field][eu] = european_iv_core(price, ef, ek, et, er, ec)[0]
-            elif sel.any():
-                col = out[field]
-                col[eu[sel]] = european_iv_core(
-                    price[sel], ef[sel], ek[sel], et[sel], er[sel], ec[sel]
-                )[0]
     us = np.flatnonzero(solvable & am)
     if us.size:
         # bid, mid and ask in one batch (quotes present), as the chain solved them
