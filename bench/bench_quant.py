@@ -287,7 +287,7 @@ def main() -> None:
     os.environ["WAREHOUSE_DB"] = os.environ.get("WAREHOUSE_BENCH_QUANT_DB", BENCH_DB)
     warnings.filterwarnings("ignore")
 
-    from python_udfs.sql_api import implied_vol_and_greeks
+    from python_udfs.iv_greeks import implied_vol_and_greeks
     from warehouse.db.runtime import recreate_database
     from warehouse.udfs.deploy import deploy
 

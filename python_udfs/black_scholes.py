@@ -44,12 +44,17 @@ import numpy as np
 from scipy.special import erfcx, ndtr
 
 __all__ = [
+    "GREEK_FIELDS",
     "black76_price",
     "bs_greeks",
     "bs_price",
     "norm_pdf",
     "normalised_black_otm",
 ]
+
+# the greeks ``bs_greeks`` returns, in the order of the SQL composites quant.greeks /
+# quant.greeks_arrays
+GREEK_FIELDS = ("delta", "gamma", "vega", "theta", "rho", "vanna", "volga", "charm")
 
 _INV_SQRT_2PI = 0.3989422804014327
 _SQRT_HALF_PI = math.sqrt(0.5 * math.pi)

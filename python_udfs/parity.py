@@ -132,9 +132,10 @@ def _fit_groups(
     """The robust parity fit of ``implied_forward`` for G expiry groups in one pass.
 
     Per-pair arrays (``pair_group`` the group index 0..G-1 of each pair; ties of the
-    preliminary and the near-the-money selections go to the earlier pair) and per-group ``r``, ``t``, ``spot`` (length G); spreads None for
-    equal weights and the 3.5-scale rejection. Returns per-group arrays forward, implied_q,
-    n_pairs, scale, discount (NaN forward / 0 pairs for a group without a valid pair).
+    preliminary and the near-the-money selections go to the earlier pair) and per-group
+    ``r``, ``t``, ``spot`` (length G); spreads None for equal weights and the 3.5-scale
+    rejection. Returns per-group arrays forward, implied_q, n_pairs, scale, discount (NaN
+    forward / 0 pairs for a group without a valid pair).
     """
     n_groups = r.size
     disc = np.exp(-r * t)

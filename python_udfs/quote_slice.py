@@ -13,15 +13,13 @@ import numpy as np
 
 from python_udfs.american import _DEFAULT_STEPS
 from python_udfs.american import _iv_core as american_iv_core
-from python_udfs.black_scholes import bs_greeks, forward_price
+from python_udfs.black_scholes import GREEK_FIELDS, bs_greeks, forward_price
 from python_udfs.implied_vol import _iv_core as european_iv_core
 from python_udfs.parity import implied_forward_groups
 from python_udfs.rates import zero_rate
 
 __all__ = ["GREEK_FIELDS", "SLICE_FIELDS", "option_quote_slice"]
 
-# the fields of quant.greeks_arrays (python_udfs.sql_api.GREEK_FIELDS), same order
-GREEK_FIELDS = ("delta", "gamma", "vega", "theta", "rho", "vanna", "volga", "charm")
 SLICE_FIELDS = (
     "rate",
     "forward",

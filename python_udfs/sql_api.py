@@ -4,7 +4,7 @@
 function's SQL name, arguments (names and SQL types, in the fixed order of the stable API),
 return type, volatility, parallel safety, strictness, cost, the COMMENT (units and
 conventions) and the Python callable (``module:function``) that computes it. Pure data plus
-two small compositions of existing numerics; importable without a database.
+the helpers that build the declarations; importable without a database.
 
 Conventions shared by every function (repeated in each COMMENT):
 
@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
+from python_udfs.black_scholes import GREEK_FIELDS
 
 __all__ = [
     "FUNCTIONS",
@@ -44,10 +44,7 @@ __all__ = [
     "Arg",
     "CompositeType",
     "Function",
-    "implied_vol_and_greeks",
 ]
-
-GREEK_FIELDS = ("delta", "gamma", "vega", "theta", "rho", "vanna", "volga", "charm")
 
 
 @dataclass(frozen=True)
@@ -211,25 +208,6 @@ def _scalar_and_batch(
     return fns
 
 
-def implied_vol_and_greeks(price, spot, strike, t, r, q, is_call) -> dict[str, np.ndarray]:
-    """Implied vol (``python_udfs.implied_vol.implied_vol``) and the BSM greeks at that vol.
-
-    Returns {"iv": ..., "delta": ..., ..., "charm": ...}; where the implied vol is NaN (no
-    solution) every greek is NaN too. One call instead of two saves a second pass of the
-    inputs across the PL/Python boundary.
-    """
-    from python_udfs.black_scholes import bs_greeks
-    from python_udfs.implied_vol import implied_vol
-
-    iv = np.asarray(implied_vol(price, spot, strike, t, r, q, is_call), dtype=np.float64)
-    missing = np.isnan(iv)
-    greeks = bs_greeks(spot, strike, t, r, q, np.where(missing, 0.0, iv), is_call)
-    out = {"iv": iv}
-    for name in GREEK_FIELDS:
-        out[name] = np.where(missing, np.nan, greeks[name])
-    return out
-
-
 TYPES: tuple[CompositeType, ...] = (
     CompositeType(
         "greeks",
@@ -310,7 +288,7 @@ FUNCTIONS: tuple[Function, ...] = (
         "implied_vol_greeks_batch",
         _args(_IV, array=True),
         "quant.iv_greeks_arrays",
-        "python_udfs.sql_api:implied_vol_and_greeks",
+        "python_udfs.iv_greeks:implied_vol_and_greeks",
         "Implied vol (as quant.implied_vol_batch) and the Black-Scholes-Merton greeks at that "
         "vol (as quant.bs_greeks_batch) in one call: quant.iv_greeks_arrays, one array per "
         "field; all NULL for an option whose implied vol is NULL."

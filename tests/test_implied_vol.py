@@ -251,13 +251,11 @@ def test_option_quote_slice_matches_the_chained_batch_functions() -> None:
     IVs, status; American IVs, status and greeks at the American mid vol)."""
     from python_udfs.american import american_implied_vol, american_implied_vol_status
     from python_udfs.black_scholes import bs_greeks
+    from python_udfs.iv_greeks import implied_vol_and_greeks
     from python_udfs.parity import implied_forward_groups
     from python_udfs.quote_slice import GREEK_FIELDS, option_quote_slice
     from python_udfs.rates import zero_rate
-    from python_udfs.sql_api import GREEK_FIELDS as API_GREEKS
-    from python_udfs.sql_api import implied_vol_and_greeks
 
-    assert GREEK_FIELDS == API_GREEKS
     rng = np.random.default_rng(7)
     spot, q_true = 100.0, 0.01
     expiry = np.repeat([30.0, 60.0, 180.0], 22)

@@ -1,0 +1,33 @@
+"""Implied volatility and the Black-Scholes-Merton greeks at it, in one call.
+
+The Python side of ``quant.implied_vol_greeks_batch`` (declared in ``python_udfs.sql_api``): a
+composition of ``implied_vol.implied_vol`` and ``black_scholes.bs_greeks``. Its own module so
+that a session calling only this function imports numpy, scipy.special and these two modules,
+not the whole registry (a parallel worker pays its imports in every query). Units as in
+``black_scholes``: vol decimal per sqrt(year), greeks per share and per unit of the variable.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from python_udfs.black_scholes import GREEK_FIELDS, bs_greeks
+from python_udfs.implied_vol import implied_vol
+
+__all__ = ["implied_vol_and_greeks"]
+
+
+def implied_vol_and_greeks(price, spot, strike, t, r, q, is_call) -> dict[str, np.ndarray]:
+    """Implied vol (``python_udfs.implied_vol.implied_vol``) and the BSM greeks at that vol.
+
+    Returns {"iv": ..., "delta": ..., ..., "charm": ...}; where the implied vol is NaN (no
+    solution) every greek is NaN too. One call instead of two saves a second pass of the
+    inputs across the PL/Python boundary.
+    """
+    iv = np.asarray(implied_vol(price, spot, strike, t, r, q, is_call), dtype=np.float64)
+    missing = np.isnan(iv)
+    greeks = bs_greeks(spot, strike, t, r, q, np.where(missing, 0.0, iv), is_call)
+    out = {"iv": iv}
+    for name in GREEK_FIELDS:
+        out[name] = np.where(missing, np.nan, greeks[name])
+    return out
