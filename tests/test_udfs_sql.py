@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import re
 import struct
 import subprocess
 import sys
@@ -768,7 +769,8 @@ def test_a_warmed_session_runs_quant_functions_inside_a_parallel_plan(admin):
             "max_parallel_workers_per_gather = 2",
         ):
             c.execute("SET " + setting)
-        assert c.execute("SELECT quant.udf_info() IS NOT NULL").fetchone()[0]  # the pre-hook
+        # the pre-hook: the package installed (its hash returned), no module imported yet
+        assert re.fullmatch(r"[0-9a-f]{64}", c.execute("SELECT quant.udf_warm()").fetchone()[0])
         c.execute(
             "CREATE TEMP TABLE parallel_probe AS SELECT g, quant.bs_price_batch("
             "array[100.0], array[100.0 + g], array[0.5], array[0.01], array[0.0], array[0.2], "
