@@ -37,13 +37,15 @@ same way; the signal's confidence).
 OU pairs (``pair_ou_path``): per row i, Engle-Granger of log A on log B over the last
 ``max_window`` rows (at least ``min_window`` complete ones): hedge ratio, intercept, p-value,
 the residual spread u and its exact OU fit. A pair is selected on a row whose p-value is below
-``p_select`` and stays active for ``memory`` rows. On an active row the traded position is the
-portfolio long A, short hedge_ratio x B per unit of capital, valued X = 1 + u (u is a log
-spread, ~ the relative P&L of the portfolio); the short-spread trade is X' = 1 - u. Leung & Li
+``p_select`` and stays active for ``memory`` rows, or up to the row of its first health exit
+(cointegration lost, OU fit invalid: one exit row, not one per remaining row; a new selection
+re-activates it). On an active row the traded position is the portfolio long A, short
+hedge_ratio x B per unit of capital, valued X = 1 + u (u is a log spread, ~ the relative P&L
+of the portfolio); the short-spread trade is X' = 1 - u. Leung & Li
 (2015) levels with transaction cost ``cost`` per trade (units of X), discount ``rate`` per year
 and a stop-loss ``stop_sd`` stationary sds below the mean give, for each side, the entry level
-d*, the optimal entry region [a*, d*], the take-profit b* and the stop L. Decision (stateless,
-re-evaluated every day): exit when the pair's health fails (p-value above ``p_warn`` or the
+d*, the optimal entry region [a*, d*], the take-profit b* and the stop L. Decision
+(re-evaluated every active row): exit when the pair's health fails (p-value above ``p_warn`` or the
 OU fit invalid) or the spread is at a stop-loss; else long when L < X <= d* (spread beyond the
 long entry level), short likewise on X'; else exit when X >= b* (a long's take-profit) or
 X' >= b*' (a short's); else nothing. Health warning: half-life above ``half_life_ratio`` x
@@ -425,25 +427,52 @@ def pair_ou_path(
     p = out["p_value"]
     selected = np.where(np.isfinite(p), p < p_select, False)
     out["is_selected"] = np.where(np.isfinite(p), selected.astype(float), np.nan)
-    for i in range(first, n):
-        if not want[i]:
-            continue
-        active = bool(selected[max(0, i - int(memory) + 1) : i + 1].any())
-        out["is_active"][i] = float(active)
-        hist = hl[max(0, i - int(half_life_history)) : i]
-        hist = hist[np.isfinite(hist)]
-        med = float(np.median(hist)) if hist.size >= 5 else np.nan
-        out["half_life_median"][i] = med
-        if not active or not np.isfinite(p[i]):
-            continue
-        warn_coint = bool(p[i] > p_warn)
-        warn_hl = bool(np.isfinite(hl[i]) and np.isfinite(med) and hl[i] > half_life_ratio * med)
-        out["warn_cointegration"][i] = float(warn_coint)
-        out["warn_half_life"][i] = float(warn_hl)
-        _pair_decision(out, i, warn_coint, warn_hl, ou_ok[i], p_warn, cost, rate, stop_sd)
+    # active: selected within the last ``memory`` rows and no health exit since the last
+    # selection; run from ``start`` (every selection and health exit that can reach a wanted
+    # row lies after it), so a wanted row's state equals that of a full run
+    last_selected, retired = -int(memory), False
+    for i in range(start, n):
+        if selected[i]:
+            last_selected, retired = i, False
+        active = i - last_selected < int(memory) and not retired
+        health_fails = active and bool(np.isfinite(p[i]) and (p[i] > p_warn or not ou_ok[i]))
+        if want[i]:
+            _pair_row(
+                out,
+                i,
+                active,
+                hl,
+                p,
+                ou_ok,
+                half_life_history,
+                half_life_ratio,
+                p_warn,
+                cost,
+                rate,
+                stop_sd,
+            )
+        retired = retired or health_fails
     for f in PAIR_FIELDS:
         out[f][~want] = np.nan
     return out
+
+
+def _pair_row(
+    out, i, active, hl, p, ou_ok, half_life_history, half_life_ratio, p_warn, cost, rate, stop_sd
+) -> None:
+    """Row i's activity, half-life median, health flags and decision (in place)."""
+    out["is_active"][i] = float(active)
+    hist = hl[max(0, i - int(half_life_history)) : i]
+    hist = hist[np.isfinite(hist)]
+    med = float(np.median(hist)) if hist.size >= 5 else np.nan
+    out["half_life_median"][i] = med
+    if not active or not np.isfinite(p[i]):
+        return
+    warn_coint = bool(p[i] > p_warn)
+    warn_hl = bool(np.isfinite(hl[i]) and np.isfinite(med) and hl[i] > half_life_ratio * med)
+    out["warn_cointegration"][i] = float(warn_coint)
+    out["warn_half_life"][i] = float(warn_hl)
+    _pair_decision(out, i, warn_coint, warn_hl, ou_ok[i], p_warn, cost, rate, stop_sd)
 
 
 def _pair_decision(out, i, warn_coint, warn_hl, ou_valid, p_warn, cost, rate, stop_sd) -> None:

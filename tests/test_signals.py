@@ -416,6 +416,36 @@ def planted_pairs_market(tmp_path_factory) -> tuple[dict[str, np.ndarray], set, 
     return logs, planted, truth
 
 
+def test_a_health_exit_retires_the_pair_until_it_is_selected_again() -> None:
+    """A cointegrated pair whose relation breaks: one cointegration_lost exit, then inactive
+    (no decision) until a new selection, although the p-value stays above p_warn within 20
+    rows of the last selection (where a stateless rule repeated the exit every row); a run
+    computing only the later rows gives the same rows."""
+    rng = np.random.Generator(np.random.PCG64(3))
+    n = 100
+    b = np.cumsum(rng.normal(0.0, 0.01, n))
+    u = np.zeros(n)
+    for i in range(1, n):
+        u[i] = 0.3 * u[i - 1] + rng.normal(0.0, 0.005)
+    a = b + u
+    a[60:] = a[59] + np.cumsum(rng.normal(0.0, 0.02, n - 60))  # the relation breaks
+    r = signals.pair_ou_path(a, b)
+    selected = np.flatnonzero(r["is_selected"] == 1.0)
+    health = np.flatnonzero((r["signal"] == 2.0) & np.isin(r["exit_reason"], (5.0, 6.0)))
+    assert health.size == 1
+    k = int(health[0])
+    assert r["exit_reason"][k] == signals.EXIT_COINTEGRATION_LOST and r["is_active"][k] == 1.0
+    later = np.arange(k + 1, n)
+    assert not np.isin(later, selected).any()  # never selected again in this path
+    assert np.all(r["is_active"][later] == 0.0) and np.all(np.isnan(r["signal"][later]))
+    last = int(selected[selected < k].max())
+    within = later[later - last < 20]
+    assert np.count_nonzero(r["p_value"][within] > 0.05) >= 5  # would have exited again
+    part = signals.pair_ou_path(a, b, compute=np.arange(n) >= k - 3)
+    for field in signals.PAIR_FIELDS:
+        np.testing.assert_array_equal(part[field][k - 3 :], r[field][k - 3 :], err_msg=field)
+
+
 def test_planted_pairs_are_selected_and_entered(planted_pairs_market):
     """The OU-pairs rules with the models' defaults (window 40..120 closes, p < 0.01, Leung-Li
     levels) on a simulated market: the planted cointegrated pairs pass the test on most
