@@ -11,9 +11,10 @@
     model's final relation.
 
     - Idempotent: when the relation is already a hypertable nothing is called at all (the
-      `where not exists` guard), so incremental runs do not even raise the if_not_exists notice.
+      `if not exists` guard), so incremental runs leave it as it is.
     - A full rebuild (table materialization, or incremental --full-refresh) creates a plain
-      table; the hook converts it again, moving its rows into chunks (migrate_data => true).
+      table; the hook converts it again, moving its rows into chunks (migrate_data => true)
+      without indexes, then creates TimescaleDB's default index (time column descending).
     - `chunk_interval` is an interval literal ('1 day', '30 days') for date/timestamp columns,
       or a number for integer time columns.
     - create_hypertable sets NOT NULL on the time column; a null time value fails the build.
@@ -36,17 +37,25 @@
     {%- else -%}
         {%- set interval_sql = "interval '" ~ chunk_interval ~ "'" -%}
     {%- endif -%}
-    select public.create_hypertable(
-        '{{ rel }}'::regclass,
-        public.by_range('{{ time_column }}', {{ interval_sql }}),
-        if_not_exists => true,
-        migrate_data => true
-    )
-    where not exists (
-        select 1
-        from timescaledb_information.hypertables
-        where
-            hypertable_schema = '{{ rel.schema }}'
-            and hypertable_name = '{{ rel.identifier }}'
-    )
+    do $make_hypertable$
+    begin
+        if not exists (
+            select 1
+            from timescaledb_information.hypertables
+            where
+                hypertable_schema = '{{ rel.schema }}'
+                and hypertable_name = '{{ rel.identifier }}'
+        ) then
+            perform public.create_hypertable(
+                '{{ rel }}'::regclass,
+                public.by_range('{{ time_column }}', {{ interval_sql }}),
+                migrate_data => true,
+                create_default_indexes => false
+            );
+            -- the default index (time column descending), built once after the rows moved
+            -- (0.11 s for the reference day's 399k IV rows, vs 0.39 s maintained row by row)
+            execute format('create index on %s (%I desc)', '{{ rel }}'::regclass, '{{ time_column }}');
+        end if;
+    end
+    $make_hypertable$
 {%- endmacro %}

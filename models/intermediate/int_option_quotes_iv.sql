@@ -7,7 +7,7 @@
         pre_hook=[
             "{{ warm_quant_udfs() }}",
             "set local work_mem = '{{ var('iv_work_mem', '256MB') }}'",
-            "set local max_parallel_workers_per_gather = 0"
+            "set local max_parallel_workers_per_gather = {{ var('iv_parallel_workers', 1) | int }}"
         ],
         post_hook="{{ make_hypertable('quote_ts', '1 day') }}"
     )
@@ -20,11 +20,12 @@
 -- quote_ts) slice: the slice's quotes are aggregated into arrays, quant.option_quote_slice_batch
 -- computes the zero rates, the parity fit, the bid/mid/ask vols (BSM, or the American tree),
 -- the mid status and greeks in one pass (one transfer of the slice, the mid solved once, no
--- bid solved where bid <= 0), and the results are unnested WITH ORDINALITY.
--- Pre-hooks (this transaction only): work_mem so the slice sort does not spill, and no
--- parallel plan (a PL/Python UDF's first call in a session imports the package with SPI,
--- which fails inside a parallel CREATE TABLE AS / INSERT: "cannot start commands during a
--- parallel operation").
+-- bid solved where bid <= 0), and the results are unnested in the select list.
+-- Pre-hooks (this transaction only): the session installs python_udfs first (warm_quant_udfs:
+-- its SPI query would fail inside the parallel CREATE TABLE AS), work_mem so the slice sort
+-- does not spill, and var iv_parallel_workers (default 1) parallel workers: they scan, join
+-- and sort the quotes while the leader aggregates the slices, calls the function and writes
+-- (reference day: 3.36 s vs 3.78 s serial for the CREATE TABLE AS).
 -- Incremental: rebuilds the trailing `incremental_lookback_days` session dates already in the
 -- table and every later one (delete+insert on underlying, quote_date).
 
@@ -164,7 +165,39 @@ solved as (
         slices.spot,
         date_curves.source as rate_source,
         date_curves.as_of_date as rate_as_of_date,
-        u.*
+        -- back to one row per option: the slice's arrays and the function's outputs unnested
+        -- side by side in the select list (a ProjectSet, ~2.5x cheaper than a multi-argument
+        -- unnest in FROM, which materialises every array in a tuplestore first)
+        unnest(slices.contract_symbol) as contract_symbol,
+        unnest(slices.expiry_key) as expiry_key,
+        unnest(slices.strike) as strike,
+        unnest(slices.is_call) as is_call,
+        unnest(slices.is_american) as is_american,
+        unnest(slices.settlement) as settlement,
+        unnest(slices.settlement_ts) as settlement_ts,
+        unnest(slices.t_years) as t_years,
+        unnest(slices.bid_nan) as bid_nan,
+        unnest(slices.ask_nan) as ask_nan,
+        unnest(slices.mid_nan) as mid_nan,
+        unnest(slices.spread_nan) as spread_nan,
+        unnest(slices.relative_spread) as relative_spread,
+        unnest(slices.vendor_iv) as vendor_iv,
+        unnest(o.rate) as rate,
+        unnest(o.forward) as forward,
+        unnest(o.implied_q) as implied_dividend_yield,
+        unnest(o.n_pairs) as n_parity_pairs,
+        unnest(o.iv_bid) as iv_bid,
+        unnest(o.iv_mid) as iv_mid,
+        unnest(o.iv_ask) as iv_ask,
+        unnest(o.iv_status) as iv_status_code,
+        unnest(o.delta) as delta,
+        unnest(o.gamma) as gamma,
+        unnest(o.vega) as vega,
+        unnest(o.theta) as theta,
+        unnest(o.rho) as rho,
+        unnest(o.vanna) as vanna,
+        unnest(o.volga) as volga,
+        unnest(o.charm) as charm
     from slices
     -- point in time: the latest curve published on or before the quote's New York date;
     -- same date from several sources: the first in var rate_source_priority
@@ -202,70 +235,6 @@ solved as (
             date_curves.tenor_days,
             date_curves.zero_rates
         ) as o
-    cross join lateral unnest(
-        slices.contract_symbol,
-        slices.expiry_key,
-        slices.strike,
-        slices.is_call,
-        slices.is_american,
-        slices.settlement,
-        slices.settlement_ts,
-        slices.t_years,
-        slices.bid_nan,
-        slices.ask_nan,
-        slices.mid_nan,
-        slices.spread_nan,
-        slices.relative_spread,
-        slices.vendor_iv,
-        o.rate,
-        o.forward,
-        o.implied_q,
-        o.n_pairs,
-        o.iv_bid,
-        o.iv_mid,
-        o.iv_ask,
-        o.iv_status,
-        o.delta,
-        o.gamma,
-        o.vega,
-        o.theta,
-        o.rho,
-        o.vanna,
-        o.volga,
-        o.charm
-    ) with ordinality as u (
-        contract_symbol,
-        expiry_key,
-        strike,
-        is_call,
-        is_american,
-        settlement,
-        settlement_ts,
-        t_years,
-        bid_nan,
-        ask_nan,
-        mid_nan,
-        spread_nan,
-        relative_spread,
-        vendor_iv,
-        rate,
-        forward,
-        implied_dividend_yield,
-        n_parity_pairs,
-        iv_bid,
-        iv_mid,
-        iv_ask,
-        iv_status_code,
-        delta,
-        gamma,
-        vega,
-        theta,
-        rho,
-        vanna,
-        volga,
-        charm,
-        ord
-    )
 ),
 
 merged as (
