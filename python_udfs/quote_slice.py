@@ -42,7 +42,9 @@ def option_quote_slice(
 ) -> dict[str, np.ndarray]:
     """Every per-quote output of ``int_option_quotes_iv`` for one (underlying, quote time) slice.
 
-    Same numerics, and bit for bit the same results, as the chain of batch calls it replaces
+    Same numerics, and the same results (bit for bit but where an option falls back to the
+    solver's safeguarded loop, whose continued fraction starts at a depth set by the batch:
+    within 1e-14 there), as the chain of batch calls it replaces
     (``quant.zero_rate_batch`` -> ``quant.implied_forward_batch`` ->
     ``quant.implied_vol_greeks_batch`` (mid), ``quant.implied_vol_batch`` (bid, ask),
     ``quant.implied_vol_status_batch`` (mid) for European options;
@@ -50,8 +52,8 @@ def option_quote_slice(
     ``quant.american_implied_vol_status_batch`` (mid) and ``quant.bs_greeks_batch`` at the
     American mid vol for American ones), with a NULL intermediate of the chain (no rate, no
     forward) represented by NaN. Differences: one transfer of the slice instead of eight, the
-    mid vol is solved once for the vol and its status, and the bid vol is not solved where
-    bid <= 0 (no solution: ``nonpositive_input``).
+    mid vol is solved once for the vol and its status, bid, mid and ask in one solver call,
+    and the bid vol is not solved where bid <= 0 (no solution: ``nonpositive_input``).
 
     Per-option arrays (length n; ``spot`` length 1 or n): ``grp`` expiry key, ``strike``,
     ``is_call``, ``is_american`` (tree IV instead of BSM), ``bid``, ``ask``, ``mid``,
