@@ -66,6 +66,7 @@ import numpy as np
 from scipy.special import erfcx, ndtri
 
 from python_udfs.black_scholes import _mills_difference, _normalised_black_parts, forward_price
+from python_udfs.blocks import block_slices
 
 __all__ = [
     "STATUS_CODES",
@@ -362,14 +363,23 @@ def _iv_core(
         np.asarray(is_call, dtype=bool),
     )
     shape = price.shape
-    p, f, k, tt, rr, call = (a.ravel() for a in (price, forward, strike, t, r, is_call))
+    flat = [a.ravel() for a in (price, forward, strike, t, r, is_call)]
+    vol = np.full(flat[0].size, np.nan)
+    status = np.full(flat[0].size, _NONPOSITIVE, dtype=np.int8)
+    for part in block_slices(flat[0].size):  # cache-sized passes (python_udfs.blocks)
+        vol[part], status[part] = _iv_flat(*(a[part] for a in flat), solve)
+    return vol, status, shape
+
+
+def _iv_flat(p, f, k, tt, rr, call, solve: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``_iv_core`` on 1-d arrays of one block: (vol, status code)."""
     n = p.size
     vol = np.full(n, np.nan)
     status = np.full(n, _NONPOSITIVE, dtype=np.int8)
     finite = np.isfinite(p) & np.isfinite(f) & np.isfinite(k) & np.isfinite(tt) & np.isfinite(rr)
     valid = finite & (p > 0.0) & (f > 0.0) & (k > 0.0) & (tt > 0.0)
     if not valid.any():
-        return vol, status, shape
+        return vol, status
     iv = np.flatnonzero(valid)
     p, f, k, tt, rr, call = p[iv], f[iv], k[iv], tt[iv], rr[iv], call[iv]
     df = np.exp(-rr * tt)
@@ -388,7 +398,7 @@ def _iv_core(
         x = -np.abs(np.log(f[ok] / k[ok]))
         s = _solve(x, time_value[ok] / norm, headroom[ok] / norm)
         vol[iv[ok]] = s / np.sqrt(tt[ok])
-    return vol, status, shape
+    return vol, status
 
 
 def implied_vol_black(price, forward, strike, t, r, is_call) -> np.ndarray:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from python_udfs.black_scholes import GREEK_FIELDS, bs_greeks
+from python_udfs.blocks import block_slices
 from python_udfs.implied_vol import implied_vol
 
 __all__ = ["implied_vol_and_greeks"]
@@ -24,10 +25,20 @@ def implied_vol_and_greeks(price, spot, strike, t, r, q, is_call) -> dict[str, n
     solution) every greek is NaN too. One call instead of two saves a second pass of the
     inputs across the PL/Python boundary.
     """
-    iv = np.asarray(implied_vol(price, spot, strike, t, r, q, is_call), dtype=np.float64)
-    missing = np.isnan(iv)
-    greeks = bs_greeks(spot, strike, t, r, q, np.where(missing, 0.0, iv), is_call)
-    out = {"iv": iv}
-    for name in GREEK_FIELDS:
-        out[name] = np.where(missing, np.nan, greeks[name])
-    return out
+    arrays = np.broadcast_arrays(
+        *(np.asarray(a, dtype=np.float64) for a in (price, spot, strike, t, r, q)),
+        np.asarray(is_call, dtype=bool),
+    )
+    shape = arrays[0].shape
+    flat = [a.ravel() for a in arrays]
+    n = flat[0].size
+    out = {name: np.empty(n) for name in ("iv", *GREEK_FIELDS)}
+    for part in block_slices(n):  # cache-sized passes (python_udfs.blocks)
+        p, s, k, tt, rr, qq, call = (a[part] for a in flat)
+        iv = implied_vol(p, s, k, tt, rr, qq, call)
+        missing = np.isnan(iv)
+        greeks = bs_greeks(s, k, tt, rr, qq, np.where(missing, 0.0, iv), call)
+        out["iv"][part] = iv
+        for name in GREEK_FIELDS:
+            out[name][part] = np.where(missing, np.nan, greeks[name])
+    return {name: v.reshape(shape) for name, v in out.items()}
