@@ -309,6 +309,8 @@ def batch(fn, arg_kinds: tuple[str, ...], output: str, fields: tuple[str, ...] =
 def _scatter(values, null: np.ndarray, n: int, dtype) -> np.ndarray:
     """Spread the results of the non-null options back to length n (NaN / None elsewhere)."""
     v = np.asarray(values)
+    if dtype is not object and not null.any():  # nothing to spread: the results as they are
+        return np.broadcast_to(v.reshape(-1) if v.ndim else v, (n,))
     out = np.full(n, None, dtype=object) if dtype is object else np.full(n, np.nan)
     k = int(np.count_nonzero(~null))
     out[~null] = np.broadcast_to(v.reshape(-1) if v.ndim else v, (k,))

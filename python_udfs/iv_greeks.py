@@ -40,5 +40,7 @@ def implied_vol_and_greeks(price, spot, strike, t, r, q, is_call) -> dict[str, n
         greeks = bs_greeks(s, k, tt, rr, qq, np.where(missing, 0.0, iv), call)
         out["iv"][part] = iv
         for name in GREEK_FIELDS:
-            out[name][part] = np.where(missing, np.nan, greeks[name])
+            out[name][part] = greeks[name]
+            if missing.any():
+                out[name][part][missing] = np.nan
     return {name: v.reshape(shape) for name, v in out.items()}
