@@ -447,9 +447,10 @@ def bench_int_option_quotes_iv(out: Path, repeat: int = 3) -> None:
     a bare table, measured in the same run (the machine may be loaded: compare the ratios).
     Goal: materialisation <= 1.5x COPY.
 
-    * ``dbt run --full-refresh`` wall time: includes dbt's start-up and project parsing
-      (~5-10 s, not materialisation);
-    * dbt's own ``execution_time`` of the node (``run_results.json``): the model's pre-hooks
+    * ``dbt run --full-refresh`` wall time, best of ``repeat``: includes dbt's start-up and
+      project parsing (~4 s, not materialisation);
+    * dbt's own ``execution_time`` of the node (``run_results.json``), best of ``repeat``
+      (each run a new session): the model's pre-hooks
       (quant.udf_warm: the session installs python_udfs, ~0.1 s), the CREATE TABLE AS (its
       first UDF call imports the modules it needs), the column comments, the hypertable
       post-hook (``make_hypertable``: migrate_data) and the backup-table drop;
@@ -483,14 +484,16 @@ def bench_int_option_quotes_iv(out: Path, repeat: int = 3) -> None:
     staging = ["run", "--select", "+int_option_quotes_iv", "--exclude", "int_option_quotes_iv"]
     if run_dbt([*staging, "--quiet"]) != 0:
         raise SystemExit("dbt run of the staging views failed")
-    t0 = time.perf_counter()
-    rc = run_dbt(["run", "--select", "int_option_quotes_iv", "--full-refresh", "--quiet"])
-    t_dbt = time.perf_counter() - t0
-    if rc != 0:
-        raise SystemExit("dbt run of int_option_quotes_iv failed")
-    results = json.loads((target / "run_results.json").read_text())["results"]
-    node = next(r for r in results if r["unique_id"].endswith(".int_option_quotes_iv"))
-    t_node = float(node["execution_time"])
+    t_dbt = t_node = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        rc = run_dbt(["run", "--select", "int_option_quotes_iv", "--full-refresh", "--quiet"])
+        t_dbt = min(t_dbt, time.perf_counter() - t0)
+        if rc != 0:
+            raise SystemExit("dbt run of int_option_quotes_iv failed")
+        results = json.loads((target / "run_results.json").read_text())["results"]
+        node = next(r for r in results if r["unique_id"].endswith(".int_option_quotes_iv"))
+        t_node = min(t_node, float(node["execution_time"]))
     compiled = next((target / "compiled").rglob("models/intermediate/int_option_quotes_iv.sql"))
     select_sql = compiled.read_text()
 

@@ -55,8 +55,12 @@ def option_quote_slice(
     mid vol is solved once for the vol and its status, bid, mid and ask in one solver call,
     and the bid vol is not solved where bid <= 0 (no solution: ``nonpositive_input``).
 
-    Per-option arrays (length n; ``spot`` length 1 or n): ``grp`` expiry key, ``strike``,
-    ``is_call``, ``is_american`` (tree IV instead of BSM), ``bid``, ``ask``, ``mid``,
+    One call may hold several underlyings (``int_option_quotes_iv`` passes all of a quote
+    time's): ``grp`` keys the parity groups and must differ between the expiries of different
+    underlyings (e.g. underlying number x 100,000 + expiration day), and ``spot`` is per option.
+
+    Per-option arrays (length n; ``spot`` length 1 or n): ``grp`` parity group (expiry) key,
+    ``strike``, ``is_call``, ``is_american`` (tree IV instead of BSM), ``bid``, ``ask``, ``mid``,
     ``spread`` per share (NaN = no quote), ``t`` years; ``spot`` per share (NaN = unknown);
     ``tenor_days`` / ``zero_rates``: the slice's zero curve (whole arrays).
 
@@ -87,9 +91,7 @@ def option_quote_slice(
     fit = ~np.isnan(r) & ~np.isnan(s_n)
     if fit.any():
         fit_price = np.where((b > 0.0) & (a > 0.0), m, np.nan)
-        pf = implied_forward_groups(
-            *_subset(fit, g, k, call, fit_price, sp), s, *_subset(fit, tt, r)
-        )
+        pf = implied_forward_groups(*_subset(fit, g, k, call, fit_price, sp, s_n, tt, r))
         for name in ("forward", "implied_q", "n_pairs"):
             out[name][fit] = pf[name]
     q = out["implied_q"]

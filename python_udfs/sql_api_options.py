@@ -15,7 +15,7 @@ once per underlying on its daily history (``iv_rank_percentile``, ``realized_vol
   ``quant.iv_rank_percentile_arrays`` (IV rank and IV percentile over 21 and 252 days);
 - ``quant.realized_vol_cc(close[], window_days)``: rolling close-to-close vol;
 - ``quant.option_quote_slice_batch(...)`` -> ``quant.option_quote_slice_arrays``: everything
-  ``int_option_quotes_iv`` computes per (underlying, quote time) slice in ONE call (zero rate,
+  ``int_option_quotes_iv`` computes per quote time in ONE call (zero rate,
   parity forward and yield, bid/mid/ask implied vols, mid status and greeks, European or
   American per option), instead of eight chained batch calls that each re-transfer the slice.
 
@@ -87,7 +87,7 @@ TYPES: tuple[CompositeType, ...] = (
     CompositeType(
         "option_quote_slice_arrays",
         tuple((f, "float8[]") for f in SLICE_FIELDS),
-        "Per-quote outputs of one (underlying, quote time) slice "
+        "Per-quote outputs of one batch of option quotes "
         "(quant.option_quote_slice_batch), one array per field in input order: rate (zero "
         "rate at t, continuous decimal), forward (parity fit of the expiry, per share), "
         "implied_q (continuous decimal per year), n_pairs, iv_bid / iv_mid / iv_ask (decimal "
@@ -101,7 +101,13 @@ FUNCTIONS: tuple[Function, ...] = (
     Function(
         "option_quote_slice_batch",
         (
-            Arg("grp", "float8[]", "expiry group key per option (e.g. expiration epoch days)"),
+            Arg(
+                "grp",
+                "float8[]",
+                "parity group key per option: one value per (underlying, expiry), e.g. the "
+                "expiration's epoch days for one underlying, underlying number x 100000 + those "
+                "days for several",
+            ),
             Arg("strike", "float8[]", "strike per share"),
             Arg("is_call", "boolean[]", "true = call, false = put"),
             Arg("is_american", "boolean[]", "true = American exercise (tree implied vol)"),
@@ -116,8 +122,9 @@ FUNCTIONS: tuple[Function, ...] = (
         ),
         "quant.option_quote_slice_arrays",
         "python_udfs.quote_slice:option_quote_slice",
-        "Everything int_option_quotes_iv computes for ONE (underlying, quote time) slice in one "
-        "call (python_udfs.quote_slice.option_quote_slice): zero rate at each t (as "
+        "Everything int_option_quotes_iv computes for the options of one quote time (one or "
+        "several underlyings: grp keys the parity groups, spot is per option) in one call "
+        "(python_udfs.quote_slice.option_quote_slice): zero rate at each t (as "
         "quant.zero_rate_batch), put-call-parity forward and implied yield per expiry (as "
         "quant.implied_forward_batch over the two-sided quotes), bid/mid/ask implied vols "
         "(BSM with the parity yield, or the American tree where is_american), the status code "

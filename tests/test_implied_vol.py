@@ -309,3 +309,41 @@ def test_option_quote_slice_matches_the_chained_batch_functions() -> None:
         np.testing.assert_array_equal(
             out[name][am], np.where(np.isnan(am_mid), np.nan, greeks[name])
         )
+
+
+def test_option_quote_slice_of_several_underlyings_equals_one_call_each() -> None:
+    """int_option_quotes_iv passes all of a quote time's underlyings in one call (parity
+    groups keyed by underlying number x 100000 + expiry day, spot per option): the results
+    equal one call per underlying, although both underlyings list the same expiries."""
+    from python_udfs.quote_slice import SLICE_FIELDS, option_quote_slice
+    from python_udfs.rates import zero_rate
+
+    rng = np.random.default_rng(11)
+    tenors, rates = np.array([1.0, 90.0, 365.0]), np.array([0.03, 0.035, 0.04])
+    per_underlying = []
+    for spot, q in ((100.0, 0.01), (250.0, 0.03)):
+        expiry = np.repeat([30.0, 90.0], 22)
+        strike = np.tile(np.repeat(spot * np.linspace(0.8, 1.2, 11), 2), 2)
+        is_call = np.tile([True, False], 22)
+        t = expiry / 365.0
+        r = zero_rate(tenors, rates, t)
+        vol = np.repeat(0.2 + 0.1 * rng.random(22), 2)  # a call and its put: one vol (parity)
+        mid = bs_price(spot, strike, t, r, q, vol, is_call)
+        bid, ask = np.maximum(mid - 0.02, 0.0), mid + 0.02
+        args = (expiry, strike, is_call, np.zeros(44, bool), bid, ask, 0.5 * (bid + ask), ask - bid)
+        per_underlying.append((args, t, spot))
+    separate = [
+        option_quote_slice(*args, t, [spot], tenors, rates) for args, t, spot in per_underlying
+    ]
+    joined_args = [np.concatenate([a[i] for a, _, _ in per_underlying]) for i in range(8)]
+    joined_args[0] = np.concatenate(
+        [no * 100000.0 + a[0] for no, (a, _, _) in enumerate(per_underlying, start=1)]
+    )
+    t_all = np.concatenate([t for _, t, _ in per_underlying])
+    spot_all = np.repeat([spot for _, _, spot in per_underlying], 44)
+    joined = option_quote_slice(*joined_args, t_all, spot_all, tenors, rates)
+    for name in SLICE_FIELDS:
+        want = np.concatenate([s[name] for s in separate])
+        np.testing.assert_allclose(joined[name], want, rtol=1e-14, atol=0, err_msg=name)
+    assert np.all(np.abs(joined["implied_q"][:44] - 0.01) < 1e-6)
+    assert np.all(np.abs(joined["implied_q"][44:] - 0.03) < 1e-6)
