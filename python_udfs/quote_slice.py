@@ -37,8 +37,36 @@ def _subset(mask: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray]:
     return [a[mask] if a.size == mask.size else a for a in arrays]
 
 
+def _parity_groups(underlying, grp) -> np.ndarray:
+    """A float key per option, one value per distinct (underlying, expiry key) pair."""
+    g = np.asarray(grp, dtype=np.float64)
+    u = np.asarray(underlying).reshape(-1)
+    if u.size <= 1:
+        return g
+    _, number = np.unique(u, return_inverse=True)
+    g = np.broadcast_to(g, number.shape)
+    order = np.lexsort((g, number))
+    ns, gs = number[order], g[order]
+    new_pair = np.r_[True, (ns[1:] != ns[:-1]) | (gs[1:] != gs[:-1])]
+    key = np.empty(number.size)
+    key[order] = np.cumsum(new_pair) - 1.0
+    return key
+
+
 def option_quote_slice(
-    grp, strike, is_call, is_american, bid, ask, mid, spread, t, spot, tenor_days, zero_rates
+    underlying,
+    grp,
+    strike,
+    is_call,
+    is_american,
+    bid,
+    ask,
+    mid,
+    spread,
+    t,
+    spot,
+    tenor_days,
+    zero_rates,
 ) -> dict[str, np.ndarray]:
     """Every per-quote output of ``int_option_quotes_iv`` for one (underlying, quote time) slice.
 
@@ -56,11 +84,12 @@ def option_quote_slice(
     and the bid vol is not solved where bid <= 0 (no solution: ``nonpositive_input``).
 
     One call may hold several underlyings (``int_option_quotes_iv`` passes all of a quote
-    time's): ``grp`` keys the parity groups and must differ between the expiries of different
-    underlyings (e.g. underlying number x 100,000 + expiration day), and ``spot`` is per option.
+    time's): the parity groups are the (``underlying``, ``grp``) pairs, and ``spot`` is per
+    option.
 
-    Per-option arrays (length n; ``spot`` length 1 or n): ``grp`` parity group (expiry) key,
-    ``strike``, ``is_call``, ``is_american`` (tree IV instead of BSM), ``bid``, ``ask``, ``mid``,
+    Per-option arrays (length n; ``underlying`` and ``spot`` length 1 or n): ``underlying``
+    symbol, ``grp`` expiry key (e.g. the expiration's epoch days), ``strike``, ``is_call``,
+    ``is_american`` (tree IV instead of BSM), ``bid``, ``ask``, ``mid``,
     ``spread`` per share (NaN = no quote), ``t`` years; ``spot`` per share (NaN = unknown);
     ``tenor_days`` / ``zero_rates``: the slice's zero curve (whole arrays).
 
@@ -69,7 +98,7 @@ def option_quote_slice(
     no rate, spot or forward) and the 8 BSM greeks at iv_mid; NaN = NULL.
     """
     g, k, call, am, b, a, m, sp, tt = np.broadcast_arrays(
-        np.asarray(grp, dtype=np.float64),
+        _parity_groups(underlying, grp),
         np.asarray(strike, dtype=np.float64),
         np.asarray(is_call, dtype=bool),
         np.asarray(is_american, dtype=bool),

@@ -101,13 +101,8 @@ FUNCTIONS: tuple[Function, ...] = (
     Function(
         "option_quote_slice_batch",
         (
-            Arg(
-                "grp",
-                "float8[]",
-                "parity group key per option: one value per (underlying, expiry), e.g. the "
-                "expiration's epoch days for one underlying, underlying number x 100000 + those "
-                "days for several",
-            ),
+            Arg("underlying", "text[]", "underlying symbol per option (or one for all)"),
+            Arg("grp", "float8[]", "expiry key per option (e.g. the expiration's epoch days)"),
             Arg("strike", "float8[]", "strike per share"),
             Arg("is_call", "boolean[]", "true = call, false = put"),
             Arg("is_american", "boolean[]", "true = American exercise (tree implied vol)"),
@@ -123,7 +118,8 @@ FUNCTIONS: tuple[Function, ...] = (
         "quant.option_quote_slice_arrays",
         "python_udfs.quote_slice:option_quote_slice",
         "Everything int_option_quotes_iv computes for the options of one quote time (one or "
-        "several underlyings: grp keys the parity groups, spot is per option) in one call "
+        "several underlyings: the parity groups are the (underlying, grp) pairs, spot is per "
+        "option) in one call "
         "(python_udfs.quote_slice.option_quote_slice): zero rate at each t (as "
         "quant.zero_rate_batch), put-call-parity forward and implied yield per expiry (as "
         "quant.implied_forward_batch over the two-sided quotes), bid/mid/ask implied vols "

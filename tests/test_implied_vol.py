@@ -274,7 +274,7 @@ def test_option_quote_slice_matches_the_chained_batch_functions() -> None:
     spread = ask - bid
     mid[7] = bid[7] = ask[7] = spread[7] = np.nan  # no quote
     out = option_quote_slice(
-        expiry, strike, is_call, is_american, bid, ask, mid, spread, t, [spot], tenors, rates
+        ["X"], expiry, strike, is_call, is_american, bid, ask, mid, spread, t, [spot], tenors, rates
     )
     np.testing.assert_array_equal(out["rate"], r)
     fit_price = np.where((bid > 0) & (ask > 0), mid, np.nan)
@@ -313,8 +313,8 @@ def test_option_quote_slice_matches_the_chained_batch_functions() -> None:
 
 def test_option_quote_slice_of_several_underlyings_equals_one_call_each() -> None:
     """int_option_quotes_iv passes all of a quote time's underlyings in one call (parity
-    groups keyed by underlying number x 100000 + expiry day, spot per option): the results
-    equal one call per underlying, although both underlyings list the same expiries."""
+    groups per underlying and expiry, spot per option): the results equal one call per
+    underlying, although both underlyings list the same expiries."""
     from python_udfs.quote_slice import SLICE_FIELDS, option_quote_slice
     from python_udfs.rates import zero_rate
 
@@ -333,15 +333,14 @@ def test_option_quote_slice_of_several_underlyings_equals_one_call_each() -> Non
         args = (expiry, strike, is_call, np.zeros(44, bool), bid, ask, 0.5 * (bid + ask), ask - bid)
         per_underlying.append((args, t, spot))
     separate = [
-        option_quote_slice(*args, t, [spot], tenors, rates) for args, t, spot in per_underlying
+        option_quote_slice([name], *args, t, [spot], tenors, rates)
+        for name, (args, t, spot) in zip("AB", per_underlying, strict=True)
     ]
     joined_args = [np.concatenate([a[i] for a, _, _ in per_underlying]) for i in range(8)]
-    joined_args[0] = np.concatenate(
-        [no * 100000.0 + a[0] for no, (a, _, _) in enumerate(per_underlying, start=1)]
-    )
     t_all = np.concatenate([t for _, t, _ in per_underlying])
     spot_all = np.repeat([spot for _, _, spot in per_underlying], 44)
-    joined = option_quote_slice(*joined_args, t_all, spot_all, tenors, rates)
+    names = np.repeat(["A", "B"], 44)
+    joined = option_quote_slice(names, *joined_args, t_all, spot_all, tenors, rates)
     for name in SLICE_FIELDS:
         want = np.concatenate([s[name] for s in separate])
         np.testing.assert_allclose(joined[name], want, rtol=1e-14, atol=0, err_msg=name)

@@ -587,6 +587,53 @@ def test_dry_run_rolls_back_and_removed_functions_are_dropped(admin, monkeypatch
     ]
 
 
+def test_a_batch_function_with_a_new_signature_replaces_the_old_one(admin, monkeypatch):
+    """A batch function whose arguments change: the old SQL wrapper depends on its old
+    PL/Python body, and the deploy drops the two in dependency order (it failed with 'other
+    objects depend on it' when the body came first)."""
+    original = sql_api.FUNCTIONS
+
+    def probe(*args: str, python: str) -> sql_api.Function:
+        return sql_api.Function(
+            "sig_probe_batch",
+            tuple(sql_api.Arg(a, "float8[]") for a in args),
+            "float8[]",
+            python,
+            "test probe",
+            batch=True,
+        )
+
+    try:
+        monkeypatch.setattr(
+            sql_api,
+            "FUNCTIONS",
+            (*original, probe("x", python="python_udfs.black_scholes:norm_pdf")),
+        )
+        first = udfs.deploy(admin, modules=admin.modules)
+        assert "function quant.sig_probe_batch(float8[])" in first.created
+        monkeypatch.setattr(
+            sql_api,
+            "FUNCTIONS",
+            (
+                *original,
+                probe("spot", "t", "r", "q", python="python_udfs.black_scholes:forward_price"),
+            ),
+        )
+        second = udfs.deploy(admin, modules=admin.modules)
+        assert sorted(second.dropped) == [
+            "function quant._sig_probe_batch_raw(bytea)",
+            "function quant.sig_probe_batch(float8[])",
+        ]
+        (forward,) = admin.execute(
+            "SELECT (quant.sig_probe_batch(array[100.0], array[1.0], array[0.05], array[0.0]))[1]"
+        ).fetchone()
+        assert forward == pytest.approx(100.0 * math.exp(0.05), rel=1e-15)
+    finally:
+        monkeypatch.undo()
+        udfs.deploy(admin, modules=admin.modules)
+    assert udfs.status(admin, admin.modules).up_to_date
+
+
 def test_a_changed_composite_type_rebuilds_unless_a_view_depends_on_it(admin, monkeypatch):
     greeks = sql_api.TYPES[0]
     changed = sql_api.CompositeType(greeks.name, greeks.fields, greeks.comment + " (changed)")
@@ -598,7 +645,7 @@ def test_a_changed_composite_type_rebuilds_unless_a_view_depends_on_it(admin, mo
     )
     before = _xmins(admin)
     try:
-        with pytest.raises(udfs.DeployError, match="cannot rebuild"):
+        with pytest.raises(udfs.DeployError, match="cannot drop"):
             udfs.deploy(admin, modules=admin.modules)
         assert _xmins(admin) == before  # rolled back
         admin.execute("DROP VIEW udfs_test.uses_greeks")
@@ -778,3 +825,24 @@ def test_a_warmed_session_runs_quant_functions_inside_a_parallel_plan(admin):
         )
         n, ok = c.execute("SELECT count(*), bool_and(price[1] > 0) FROM parallel_probe").fetchone()
     assert (n, ok) == (50, True)
+
+
+def test_a_text_argument_per_option_reaches_python_and_null_nulls_the_option(analyst):
+    """quant.option_quote_slice_batch takes the underlying of each option as text[] (passed as
+    a list, not an image): two underlyings with the same expiry fit separate forwards, and a
+    NULL underlying gives that option NULL outputs."""
+    row = analyst.execute(
+        "SELECT o.forward, o.iv_mid FROM quant.option_quote_slice_batch("
+        "array['A', 'A', 'B', 'B', NULL], array[9000, 9000, 9000, 9000, 9000]::float8[], "
+        "array[100, 100, 250, 250, 100]::float8[], array[true, false, true, false, true], "
+        "array[false, false, false, false, false], "
+        "array[5.0, 4.0, 12.0, 10.0, 5.0], array[5.2, 4.2, 12.4, 10.4, 5.2], "
+        "array[5.1, 4.1, 12.2, 10.2, 5.1], array[0.2, 0.2, 0.4, 0.4, 0.2], "
+        "array[0.25, 0.25, 0.25, 0.25, 0.25], array[100.0, 100.0, 250.0, 250.0, 100.0], "
+        "array[1.0, 365.0], array[0.04, 0.04]) o"
+    ).fetchone()
+    forward, iv_mid = row
+    df = 1.0 / math.exp(0.04 * 0.25)  # parity: F = K + (C - P) / D per underlying
+    assert forward[0] == forward[1] == pytest.approx(100.0 + 1.0 / df, rel=1e-12)
+    assert forward[2] == forward[3] == pytest.approx(250.0 + 2.0 / df, rel=1e-12)
+    assert forward[4] is None and iv_mid[4] is None and iv_mid[0] is not None

@@ -128,20 +128,6 @@ curves as (
     group by as_of_date, source
 ),
 
-ranked as (
-    -- the underlying's number within its quote time (it keys the parity groups of a batch)
-    -- and the slice's spot (the lowest of its rows, as one value per underlying)
-    select
-        *,
-        dense_rank() over by_underlying as underlying_no,
-        min(spot) over by_underlying as slice_spot
-    from inputs
-    -- one window pass: the frame is the underlying's rows (its peers in this order)
-    window by_underlying as (
-        partition by quote_ts order by underlying range between current row and current row
-    )
-),
-
 batches as (
     -- one row per quote_ts: every per-option input of all its underlyings as an array, in
     -- (underlying, contract_symbol) order
@@ -165,13 +151,8 @@ batches as (
             (expiration - date '2000-01-01')::double precision
             order by underlying, contract_symbol
         ) as expiry_key,
-        -- parity group: one key per (underlying, expiry); exact in float8 (< 2^53)
         array_agg(
-            (underlying_no * 100000 + (expiration - date '2000-01-01'))::double precision
-            order by underlying, contract_symbol
-        ) as parity_group,
-        array_agg(
-            coalesce(slice_spot, 'NaN'::double precision) order by underlying, contract_symbol
+            coalesce(spot, 'NaN'::double precision) order by underlying, contract_symbol
         ) as spot_nan,
         array_agg(coalesce(bid, 'NaN'::double precision) order by underlying, contract_symbol)
             as bid_nan,
@@ -182,7 +163,7 @@ batches as (
         array_agg(
             coalesce(spread, 'NaN'::double precision) order by underlying, contract_symbol
         ) as spread_nan
-    from ranked
+    from inputs
     group by quote_ts
 ),
 
@@ -251,7 +232,8 @@ solved as (
     -- (BSM, or the American tree), mid status and greeks
     cross join
         lateral quant.option_quote_slice_batch(
-            batches.parity_group,
+            batches.underlying,
+            batches.expiry_key,
             batches.strike,
             batches.is_call,
             batches.is_american,

@@ -186,6 +186,15 @@ def _drop_all(conn, plan: Plan, stored: dict[str, tuple[str, str, str]]) -> list
     # the order need not be exact
     planned = [u.key for u in plan.units]
     order = [k for k in drops if k not in set(planned)] + list(reversed(planned))
+    return _drop_in_dependency_order(conn, [(key, *drops[key]) for key in order])
+
+
+def _drop_in_dependency_order(conn, items: list[tuple[str, str, str]]) -> list[str]:
+    """Run the DROP statements of ``items`` ((key, kind, drop sql)): functions before types;
+    one that another object still depends on is retried after the others (savepoints), so
+    the given order need not be exact. Returns the keys dropped."""
+    drops = {key: (kind, drop) for key, kind, drop in items}
+    order = [key for key, _, _ in items]
     dropped: list[str] = []
     for kind in ("function", "type"):
         pending = [key for key in order if drops[key][0] == kind]
@@ -202,7 +211,7 @@ def _drop_all(conn, plan: Plan, stored: dict[str, tuple[str, str, str]]) -> list
             if len(blocked) == len(pending):
                 key, exc = blocked[0]
                 raise DeployError(
-                    f"cannot rebuild {key}: {exc.diag.message_primary}; "
+                    f"cannot drop {key}: {exc.diag.message_primary}; "
                     f"{exc.diag.message_detail or ''} (drop or re-create the dependent "
                     "objects, e.g. re-run dbt after the deploy)"
                 ) from exc
@@ -235,11 +244,14 @@ def _apply(
         _record(conn, unit, plan.package_hash)
         (report.replaced if present else report.created).append(unit.key)
     wanted = {u.key for u in plan.units}
-    for key, (_kind, _sha, drop) in stored.items():
-        if key in wanted:
-            continue
-        if not rebuild:
-            _send(conn, drop, key)
+    obsolete = [
+        (key, kind, drop) for key, (kind, _sha, drop) in stored.items() if key not in wanted
+    ]
+    if not rebuild:
+        # e.g. a batch function whose signature changed: its old SQL wrapper depends on its old
+        # PL/Python body, so the order matters
+        _drop_in_dependency_order(conn, obsolete)
+    for key, _kind, _drop in obsolete:
         conn.execute("DELETE FROM quant.udf_deployments WHERE object = %s", (key,))
         report.dropped.append(key)
 

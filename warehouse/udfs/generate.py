@@ -53,7 +53,7 @@ SCALAR_ARG_KINDS = {
     "text[]": "text[]",
     "jsonb": "jsonb",
 }
-BATCH_ELEM_KINDS = {"float8[]": "elem float8", "boolean[]": "elem boolean"}
+BATCH_ELEM_KINDS = {"float8[]": "elem float8", "boolean[]": "elem boolean", "text[]": "elem text"}
 SCALAR_RETURNS = {"float8": "float8", "text": "text", "jsonb": "jsonb", "float8[]": "float8[]"}
 BATCH_RETURNS = {"float8[]": "float8[]", "text[]": "text[]"}
 
@@ -592,18 +592,23 @@ def _registry_units(fn, package_hash: str, types, roles: tuple[str, ...]) -> lis
     else:
         raise UdfGenerationError(f"{what}: unsupported batch return type {returns}")
     raw_name = f"_{name}_raw"  # name is a checked identifier
-    raw_types = tuple("bytea" for _ in arg_names)
+    # images of float8[] / boolean[] arguments; text[] passes as it is (a list in PL/Python)
+    raw_types = tuple("text[]" if k == "elem text" else "bytea" for k in kinds)
     raw_body = _python_body(
         raw_name, package_hash, fn.python, "batch", tuple(kinds), output, fields, arg_names
     )
     raw_create = _plpython_create(
-        raw_name, [(n, "bytea") for n in arg_names], raw_returns, options, raw_body
+        raw_name, list(zip(arg_names, raw_types, strict=True)), raw_returns, options, raw_body
     )
     raw_comment = (
         f"Internal: PL/Python body of {SCHEMA}.{name} on binary array images "
         "(python_udfs._plpython)."
     )
-    call = f"{SCHEMA}.{raw_name}({', '.join(f'{SCHEMA}._array_bytes({n})' for n in arg_names)})"
+    passed = (
+        n if k == "elem text" else f"{SCHEMA}._array_bytes({n})"
+        for n, k in zip(arg_names, kinds, strict=True)
+    )
+    call = f"{SCHEMA}.{raw_name}({', '.join(passed)})"
     params = ", ".join(f"{n} {t}" for n, t in zip(arg_names, arg_types, strict=True))
     head = (
         f"CREATE OR REPLACE FUNCTION {SCHEMA}.{name}({params})\n"
