@@ -47,12 +47,9 @@ def per_strike_forward(strike, call_mid, put_mid, r, t) -> np.ndarray:
 
 def weighted_median(x, w) -> np.float64:
     """Weighted median (lower median at exact ties of the cumulative weight)."""
-    x = np.asarray(x, dtype=np.float64).ravel()
-    w = np.asarray(w, dtype=np.float64).ravel()
-    order = np.argsort(x)
-    cw = np.cumsum(w[order])
-    j = int(np.searchsorted(cw, 0.5 * cw[-1]))
-    return np.float64(x[order][min(j, x.size - 1)])
+    x = np.asarray(x, dtype=np.float64).reshape(1, -1)
+    w = np.asarray(w, dtype=np.float64).reshape(1, -1)
+    return np.float64(_row_weighted_median(x, w, np.ones(x.shape, dtype=bool))[0])
 
 
 def _row_weighted_median(x: np.ndarray, w: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -278,7 +275,7 @@ def implied_forward_groups(
 ) -> dict[str, np.ndarray]:
     """``implied_forward`` for every expiry group of a slice, one element per option in.
 
-    Batched wrapper (one SQL call per (underlying, quote time) slice). Per-option arrays:
+    Batched wrapper (one SQL call per slice or quote time). Per-option arrays:
     ``grp`` an expiry key (any float, e.g. the expiration as epoch days), ``strike`` per
     share, ``is_call``, ``price`` the option mid per share (NaN = not usable in the fit, e.g.
     no bid), ``spread`` ask - bid per share (NaN = unknown), ``spot`` underlying price per

@@ -1,8 +1,8 @@
-"""All per-quote outputs of ``int_option_quotes_iv`` for one (underlying, quote time) slice.
+"""All per-quote outputs of ``int_option_quotes_iv`` for a batch of option quotes (one quote time).
 
 ``option_quote_slice`` is the Python side of ``quant.option_quote_slice_batch`` (declared in
 ``python_udfs.sql_api_options``): the zero rate, the put-call-parity forward and yield, the
-bid/mid/ask implied vols, the mid status and the greeks of a slice in one call. Pure numpy; it
+bid/mid/ask implied vols, the mid status and the greeks of a batch in one call. Pure numpy; it
 composes the existing numerics (``rates``, ``parity``, ``implied_vol``, ``american``,
 ``black_scholes``) and does not import the SQL registry (importable first, in the server).
 """
@@ -68,7 +68,7 @@ def option_quote_slice(
     tenor_days,
     zero_rates,
 ) -> dict[str, np.ndarray]:
-    """Every per-quote output of ``int_option_quotes_iv`` for one (underlying, quote time) slice.
+    """Every per-quote output of ``int_option_quotes_iv`` for a batch of option quotes.
 
     Same numerics, and the same results (bit for bit but where an option falls back to the
     solver's safeguarded loop, whose continued fraction starts at a depth set by the batch:

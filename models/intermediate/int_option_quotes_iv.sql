@@ -173,7 +173,7 @@ solved as (
         batches.quote_date,
         date_curves.source as rate_source,
         date_curves.as_of_date as rate_as_of_date,
-        -- back to one row per option: the slice's arrays and the function's outputs unnested
+        -- back to one row per option: the batch's arrays and the function's outputs unnested
         -- side by side in the select list (a ProjectSet, ~2.5x cheaper than a multi-argument
         -- unnest in FROM, which materialises every array in a tuplestore first)
         unnest(batches.underlying) as underlying,
