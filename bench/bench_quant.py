@@ -456,9 +456,9 @@ def bench_int_option_quotes_iv(out: Path, repeat: int = 3) -> None:
       post-hook (``make_hypertable``: migrate_data) and the backup-table drop;
     * the model's compiled SQL (the ``--full-refresh`` rendering, ``target/compiled``) run
       directly with psycopg in a session that has installed the UDFs, as the materialisation
-      writes it: CREATE TABLE AS (one parallel worker, as the model's pre-hook), then
-      create_hypertable with migrate_data and the default index built after; best of
-      ``repeat``; server CPU is the leader's (the worker's is not counted);
+      writes it: CREATE TABLE AS (two parallel workers and parallel_setup_cost 20000, as the
+      model's pre-hooks), then create_hypertable with migrate_data and the default index built
+      after; best of ``repeat``; server CPU is the leader's (the workers' is not counted);
     * baseline: COPY FROM STDIN (text) of the model's rows, exported beforehand, into a bare
       table with its columns (``CREATE TABLE ... AS SELECT * ... LIMIT 0``); best of
       ``repeat``.
@@ -532,9 +532,11 @@ def bench_int_option_quotes_iv(out: Path, repeat: int = 3) -> None:
             return wall, (None if c0 is None or c1 is None else c1 - c0)
 
         t_warm = _timed_statements(conn, ["SELECT quant.udf_warm()"])
-        # the model's pre-hooks: work_mem, one parallel worker (var iv_parallel_workers)
+        # the model's pre-hooks: work_mem, 2 parallel workers (var iv_parallel_workers) and
+        # parallel_setup_cost 20000 (var iv_parallel_setup_cost): its branches side by side
         conn.execute("SET work_mem = '256MB'")
-        conn.execute("SET max_parallel_workers_per_gather = 1")
+        conn.execute("SET max_parallel_workers_per_gather = 2")
+        conn.execute("SET parallel_setup_cost = 20000")
         direct, copy = [], []
         for _ in range(repeat):
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(scratch))

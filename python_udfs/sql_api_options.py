@@ -129,6 +129,10 @@ FUNCTIONS: tuple[Function, ...] = (
         "NULL outputs for the whole option). Expand in FROM: CROSS JOIN LATERAL "
         "quant.option_quote_slice_batch(...) o.",
         batch=True,
+        # one call per quote time (~100k-400k options, ~0.5 s): COST in cpu_operator_cost
+        # units, so that the planner runs the calls of int_option_quotes_iv's branches side
+        # by side (Parallel Append) rather than only parallelising the scan below them
+        cost=10_000_000,
     ),
     Function(
         "options_positioning",

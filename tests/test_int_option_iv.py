@@ -281,3 +281,48 @@ def test_american_contracts_use_the_tree_with_the_parity_yield(built, conn):
     for _, am_iv, delta, _, eu_iv, ref_delta in solved:
         assert am_iv <= eu_iv * (1 + 1e-6)
         assert math.isclose(delta, ref_delta, rel_tol=1e-12, abs_tol=1e-12)
+
+
+def test_rate_curve_is_point_in_time_and_by_source_priority(built, conn):
+    """The zero curve of a quote is the latest published on or before its New York date
+    (never a later one) and, of several sources on that date, the first in var
+    rate_source_priority (sim, frb_h15, lean): flat curves added on the last quote date from
+    lean (5 %) and frb_h15 (3 %), and from sim (9 %) the day after, give that date 3 % from
+    frb_h15 and leave the earlier dates on their earlier curves."""
+    dates = [
+        r[0]
+        for r in conn.execute(
+            q("SELECT DISTINCT quote_date FROM {model} WHERE {window} ORDER BY 1")
+        ).fetchall()
+    ]
+    assert len(dates) >= 2
+    last, earlier = dates[-1], dates[:-1]
+    curves = [
+        (last, "lean", 0.05),
+        (last, "frb_h15", 0.03),
+        (date.fromordinal(last.toordinal() + 1), "sim", 0.09),
+    ]
+    with psycopg.connect(settings().dsn("admin"), autocommit=True) as admin:
+        admin.execute("DELETE FROM ref.rates WHERE as_of >= %s", (last,))
+        with admin.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO ref.rates (as_of, tenor_days, zero_rate, source) "
+                "VALUES (%s, %s, %s, %s)",
+                [(d, tenor, rate, src) for d, src, rate in curves for tenor in (1, 30, 365, 3650)],
+            )
+    assert run_dbt(["run", "--select", "int_option_quotes_iv", "--full-refresh", "-q"]) == 0
+    rows = conn.execute(
+        q("""
+        SELECT quote_date, rate_as_of_date, rate_source, min(rate), max(rate), count(*)
+        FROM {model} WHERE {window} AND t_years > 0
+        GROUP BY 1, 2, 3 ORDER BY 1
+        """)
+    ).fetchall()
+    by_date = {r[0]: r for r in rows}
+    assert set(by_date) == set(dates)  # one curve per quote date
+    _, as_of, source, lo, hi, n = by_date[last]
+    assert (as_of, source) == (last, "frb_h15") and n > 0
+    assert lo == pytest.approx(0.03, abs=1e-12) and hi == pytest.approx(0.03, abs=1e-12)
+    for d in earlier:
+        _, as_of, source, _, _, _ = by_date[d]
+        assert as_of is not None and as_of <= d < last and source == "sim"
