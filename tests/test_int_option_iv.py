@@ -286,9 +286,10 @@ def test_american_contracts_use_the_tree_with_the_parity_yield(built, conn):
 def test_rate_curve_is_point_in_time_and_by_source_priority(built, conn):
     """The zero curve of a quote is the latest published on or before its New York date
     (never a later one) and, of several sources on that date, the first in var
-    rate_source_priority (sim, frb_h15, lean): flat curves added on the last quote date from
-    lean (5 %) and frb_h15 (3 %), and from sim (9 %) the day after, give that date 3 % from
-    frb_h15 and leave the earlier dates on their earlier curves."""
+    rate_source_priority (sim, frb_h15, lean): flat curves put on the last quote date by
+    lean (5 %) and frb_h15 (3 %), and by sim (9 %) the day after, give that date 3 % from
+    frb_h15 and leave the earlier dates on earlier curves. The database is shared with the
+    other modules: the curves of those two days are restored and the model rebuilt after."""
     dates = [
         r[0]
         for r in conn.execute(
@@ -297,32 +298,41 @@ def test_rate_curve_is_point_in_time_and_by_source_priority(built, conn):
     ]
     assert len(dates) >= 2
     last, earlier = dates[-1], dates[:-1]
-    curves = [
-        (last, "lean", 0.05),
-        (last, "frb_h15", 0.03),
-        (date.fromordinal(last.toordinal() + 1), "sim", 0.09),
-    ]
+    after = date.fromordinal(last.toordinal() + 1)
+    curves = [(last, "lean", 0.05), (last, "frb_h15", 0.03), (after, "sim", 0.09)]
+    days = "FROM ref.rates WHERE as_of = ANY(%s)"
     with psycopg.connect(settings().dsn("admin"), autocommit=True) as admin:
-        admin.execute("DELETE FROM ref.rates WHERE as_of >= %s", (last,))
-        with admin.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO ref.rates (as_of, tenor_days, zero_rate, source) "
-                "VALUES (%s, %s, %s, %s)",
-                [(d, tenor, rate, src) for d, src, rate in curves for tenor in (1, 30, 365, 3650)],
-            )
-    assert run_dbt(["run", "--select", "int_option_quotes_iv", "--full-refresh", "-q"]) == 0
-    rows = conn.execute(
-        q("""
-        SELECT quote_date, rate_as_of_date, rate_source, min(rate), max(rate), count(*)
-        FROM {model} WHERE {window} AND t_years > 0
-        GROUP BY 1, 2, 3 ORDER BY 1
-        """)
-    ).fetchall()
+        saved = admin.execute(
+            "SELECT as_of, tenor_days, zero_rate, source " + days, ([last, after],)
+        ).fetchall()
+        insert = (
+            "INSERT INTO ref.rates (as_of, tenor_days, zero_rate, source) VALUES (%s, %s, %s, %s)"
+        )
+        try:
+            admin.execute("DELETE " + days, ([last, after],))
+            with admin.cursor() as cur:
+                cur.executemany(
+                    insert,
+                    [(d, k, rate, src) for d, src, rate in curves for k in (1, 30, 365, 3650)],
+                )
+            assert run_dbt(["run", "--select", "int_option_quotes_iv", "--full-refresh", "-q"]) == 0
+            rows = conn.execute(
+                q("""
+                SELECT quote_date, rate_as_of_date, rate_source, min(rate), max(rate), count(*)
+                FROM {model} WHERE {window} AND t_years > 0
+                GROUP BY 1, 2, 3 ORDER BY 1
+                """)
+            ).fetchall()
+        finally:
+            admin.execute("DELETE " + days, ([last, after],))
+            with admin.cursor() as cur:
+                cur.executemany(insert, saved)
+            assert run_dbt(["run", "--select", "int_option_quotes_iv", "--full-refresh", "-q"]) == 0
     by_date = {r[0]: r for r in rows}
     assert set(by_date) == set(dates)  # one curve per quote date
     _, as_of, source, lo, hi, n = by_date[last]
     assert (as_of, source) == (last, "frb_h15") and n > 0
     assert lo == pytest.approx(0.03, abs=1e-12) and hi == pytest.approx(0.03, abs=1e-12)
     for d in earlier:
-        _, as_of, source, _, _, _ = by_date[d]
-        assert as_of is not None and as_of <= d < last and source == "sim"
+        _, as_of, _, _, _, _ = by_date[d]
+        assert as_of is not None and as_of <= d < last
